@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION := 2.13.0
+
+.PHONY: demo test setup setup-dev system-deps lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# torch first, pinned, only when none is present: an unpinned torch would pull a CUDA build.
+$(VENV)/.torch: | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
+	touch $@
+
+$(VENV)/.runtime: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+# espeak-ng makes the synthetic training speech; tests that need it skip when it cannot be installed.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) 2>/dev/null \
+	  || echo "note: espeak-ng could not be installed; synthetic-speech steps will be skipped"; }
+
+setup: $(VENV)/.runtime system-deps
+setup-dev: $(VENV)/.dev system-deps
+
+demo: setup
+	$(VENV)/bin/transduce demo
+
+lint: setup-dev
+	$(PY) -m ruff check .
+
+test: setup-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) build *.egg-info service/_proto

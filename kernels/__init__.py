@@ -1,0 +1,45 @@
+"""Fused loss and decoding kernels: CTC, RNN-T, pruned RNN-T (k2 semantics), TDT.
+
+Every function has a float64 pure-torch reference (`kernels.reference`, the oracle), a CPU fast
+path (torch for the log-softmax over V, numba for the lattice DPs) and a GPU path in Triton.
+`kernels._dispatch` picks one by device; `use_backend` overrides it. Names are imported lazily so
+that `import kernels` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from kernels._dispatch import use_backend
+
+__all__ = [
+    "use_backend",
+    "ctc_loss",
+    "rnnt_loss",
+    "tdt_loss",
+    "mutual_information_recursion",
+    "rnnt_loss_simple",
+    "rnnt_loss_smoothed",
+    "get_prune_ranges",
+    "do_rnnt_pruning",
+    "rnnt_loss_pruned",
+]
+
+_HOME = {
+    "ctc_loss": "kernels.ctc",
+    "rnnt_loss": "kernels.rnnt",
+    "tdt_loss": "kernels.tdt",
+    "mutual_information_recursion": "kernels.pruned",
+    "rnnt_loss_simple": "kernels.pruned",
+    "rnnt_loss_smoothed": "kernels.pruned",
+    "get_prune_ranges": "kernels.pruned",
+    "do_rnnt_pruning": "kernels.pruned",
+    "rnnt_loss_pruned": "kernels.pruned",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'kernels' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""service layer of transduce (see DESIGN.md)."""
