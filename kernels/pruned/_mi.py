@@ -1,0 +1,82 @@
+"""The mutual-information recursion (k2 semantics) as an autograd Function over three backends."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import torch
+
+from kernels._dispatch import resolve_backend
+from kernels.pruned._checks import make_boundary
+
+__all__ = ["mutual_information_recursion"]
+
+_Impl = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+_IMPL_MODULES = {"cpu": "kernels._cpu.mutual_information", "triton": "kernels._triton"}
+
+
+class _MutualInformation(torch.autograd.Function):
+    """mi = p[s_end, t_end]; d mi / d px, d py are the occupations the forward already computed."""
+
+    @staticmethod
+    def forward(ctx, px, py, boundary, impl):  # type: ignore[override]
+        mi, px_grad, py_grad = impl(px.detach(), py.detach(), boundary)
+        ctx.mark_non_differentiable(px_grad, py_grad)
+        ctx.save_for_backward(px_grad, py_grad)
+        return mi, px_grad, py_grad
+
+    @staticmethod
+    def backward(ctx, grad_mi, _grad_px_grad, _grad_py_grad):  # type: ignore[override]
+        px_grad, py_grad = ctx.saved_tensors
+        scale = grad_mi.reshape(-1, 1, 1).to(px_grad.dtype)
+        return scale * px_grad, scale * py_grad, None, None
+
+
+def _check_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int]:
+    """Validate px/py shapes; return (B, S, T)."""
+    if px.ndim != 3 or py.ndim != 3:
+        raise ValueError(f"px and py must be 3-D, got {tuple(px.shape)} and {tuple(py.shape)}")
+    if not (px.is_floating_point() and py.is_floating_point()) or px.dtype != py.dtype:
+        raise ValueError(f"px and py must share one floating dtype, got {px.dtype} and {py.dtype}")
+    if px.device != py.device:
+        raise ValueError(f"px and py must be on one device, got {px.device} and {py.device}")
+    B, S, T1 = px.shape
+    T = py.shape[2]
+    if py.shape != (B, S + 1, T):
+        raise ValueError(f"py must be (B, S+1, T) = {(B, S + 1, T)} for px {tuple(px.shape)}, "
+                         f"got {tuple(py.shape)}")
+    if T1 not in (T, T + 1):
+        raise ValueError(f"px must be (B, S, T+1) (regular) or (B, S, T) (modified) with T={T}, "
+                         f"got {tuple(px.shape)}")
+    return B, S, T
+
+
+def mutual_information_recursion(
+    px: torch.Tensor,
+    py: torch.Tensor,
+    boundary: torch.Tensor | None = None,
+    return_grad: bool = False,
+    *,
+    backend: str | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Total log-prob of the 2-D lattice in px/py (k2's mutual_information_recursion), with autograd.
+
+    B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified; py (B, S+1, T);
+    boundary (B, 4) = (s_begin, t_begin, s_end, t_end), default (0, 0, S, T). From
+    p[b, s_begin, t_begin] = 0:
+      regular:  p[b,s,t] = logaddexp(p[b,s-1,t] + px[b,s-1,t],     p[b,s,t-1] + py[b,s,t-1])
+      modified: p[b,s,t] = logaddexp(p[b,s-1,t-1] + px[b,s-1,t-1], p[b,s,t-1] + py[b,s,t-1])
+    Returns mi (B,) = p[b, s_end, t_end]; with return_grad, (mi, (px_grad, py_grad)) where the grads
+    are d mi[b] / d px[b] and d py[b] (arc occupation probabilities, zero outside the boundary).
+    Devices: CPU (numba), CUDA (Triton), any (float64 reference via backend="reference").
+    """
+    B, S, T = _check_lattice(px, py)
+    boundary = make_boundary(boundary, B, S, T, px.device)
+    name = resolve_backend(px.device, backend)
+    if name == "reference":
+        ref = importlib.import_module("kernels.reference")
+        return ref.mutual_information_recursion(px, py, boundary, return_grad)
+    impl: _Impl = importlib.import_module(_IMPL_MODULES[name]).mutual_information
+    mi, px_grad, py_grad = _MutualInformation.apply(px, py, boundary, impl)
+    return (mi, (px_grad, py_grad)) if return_grad else mi
