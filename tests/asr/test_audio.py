@@ -109,7 +109,7 @@ def test_flac_and_ogg_round_trip(tmp_path, fmt, lossless):
     sf.write(path, x, SAMPLE_RATE, format=fmt)
     y = load_audio(path)
     assert y.dtype == np.float32 and y.shape == x.shape
-    if lossless:, up to the 16-bit quantisation
+    if lossless:  # up to the 16-bit quantisation
         np.testing.assert_allclose(y, x, atol=1.0 / 32768)
     else:  # Vorbis is lossy: ask for a good SNR
         snr = 10 * np.log10(np.sum(x**2) / np.sum((y - x) ** 2))
