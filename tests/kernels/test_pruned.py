@@ -323,14 +323,10 @@ def _planted(B, S, T, R, modified):
     return px, py, _boundary(t_len, u_len), nodes
 
 
-@pytest.mark.parametrize("rnnt_type", TYPES)
-@pytest.mark.parametrize("s_range", [2, 3])
-def test_prune_ranges_are_valid_windows_holding_the_best_path(rnnt_type, s_range):
-    modified = rnnt_type == "modified"
-    B, S, T = 6, 6, 8
-    px, py, bnd, nodes = _planted(B, S, T, s_range, modified)
-    _, (px_grad, py_grad) = mutual_information_recursion(px, py, bnd, return_grad=True)
-    ranges = get_prune_ranges(px_grad, py_grad, bnd, s_range)
+def _assert_valid_windows(ranges, bnd, S, s_range, modified):
+    """k2's constraints: consecutive windows, start 0 at t = 0, non-decreasing, no symbol skipped,
+    ending on [U_b - R + 1, U_b] (clipped at 0) from frame T_b - 1 on."""
+    B, T, _ = ranges.shape
     assert ranges.shape == (B, T, s_range) and ranges.dtype == torch.int64
     start = ranges[:, :, 0]
     torch.testing.assert_close(ranges - start.unsqueeze(2), torch.arange(s_range).expand(B, T, s_range))
@@ -340,6 +336,31 @@ def test_prune_ranges_are_valid_windows_holding_the_best_path(rnnt_type, s_range
     for b, (_, _, u_b, t_b) in enumerate(bnd.tolist()):
         top = max(u_b - s_range + 1, 0)
         assert bool((start[b] <= top).all()) and bool((start[b, t_b - 1 :] == top).all())
+
+
+@pytest.mark.parametrize("rnnt_type", TYPES)
+def test_prune_ranges_constraints_hold_for_arbitrary_occupations(rnnt_type):
+    modified = rnnt_type == "modified"
+    B, S, T, s_range = 8, 7, 9, 3
+    bnd = _boundary(*_ragged(B, S, T, t_min=S))
+    px_grad = 0.1 * torch.rand(B, S, T if modified else T + 1)
+    py_grad = 10 * torch.rand(B, S + 1, T)
+    py_grad[0, S] = 100.0  # utterance 0 "emits every symbol on frame 0": the windows must still rise from 0
+    ranges = get_prune_ranges(px_grad, py_grad, bnd, s_range)
+    _assert_valid_windows(ranges, bnd, S, s_range, modified)
+    torch.testing.assert_close(ranges, ref.get_prune_ranges(px_grad, py_grad, bnd, s_range))
+
+
+@pytest.mark.parametrize("rnnt_type", TYPES)
+@pytest.mark.parametrize("s_range", [2, 3])
+def test_prune_ranges_are_valid_windows_holding_the_best_path(rnnt_type, s_range):
+    modified = rnnt_type == "modified"
+    B, S, T = 6, 6, 8
+    px, py, bnd, nodes = _planted(B, S, T, s_range, modified)
+    _, (px_grad, py_grad) = mutual_information_recursion(px, py, bnd, return_grad=True)
+    ranges = get_prune_ranges(px_grad, py_grad, bnd, s_range)
+    _assert_valid_windows(ranges, bnd, S, s_range, modified)
+    for b in range(B):
         for t, visited in enumerate(nodes[b]):
             assert set(visited) <= set(ranges[b, t].tolist()), (b, t, visited, ranges[b, t])
     want = ref.get_prune_ranges(px_grad, py_grad, bnd, s_range)
