@@ -71,6 +71,15 @@ def test_config_sizes_and_validation():
         FbankConfig(low_freq=8000.0)
 
 
+def test_configs_serialise():
+    from asr.config import from_dict, to_dict
+
+    cfg = FbankConfig(window="hamming", num_mel_bins=40)
+    assert from_dict(FbankConfig, to_dict(cfg)) == cfg
+    spec = SpecAugmentConfig(fill="mean")
+    assert from_dict(SpecAugmentConfig, to_dict(spec)) == spec
+
+
 def test_sample_matches_kaldi_native_fbank():
     audio = load_audio(sample_path())
     ours, ref = compute_fbank(audio), _knf_offline(audio)
