@@ -196,7 +196,7 @@ def test_online_equals_offline_for_any_chunking(stream):
     frames = torch.cat(got)
     offline = compute_fbank(audio)
     assert frames.shape == offline.shape == (num_frames(n), 80)
-    assert_fbank_close(frames, offline)
+    torch.testing.assert_close(frames, offline, atol=1e-5, rtol=0)  # same math: no knf rounding allowance
 
 
 def test_online_sample_in_chunks_and_reset():
@@ -206,12 +206,22 @@ def test_online_sample_in_chunks_and_reset():
         online.accept_waveform(audio[start : start + 2560])
     online.input_finished()
     first = online.pop_frames()
-    assert_fbank_close(first, compute_fbank(audio))
+    torch.testing.assert_close(first, compute_fbank(audio), atol=1e-5, rtol=0)
     with pytest.raises(RuntimeError, match="input_finished"):
         online.accept_waveform(audio[:100])
     online.reset()
     online.accept_waveform(audio)
     torch.testing.assert_close(online.pop_frames(), first, atol=0, rtol=0)
+
+
+def test_online_memory_stays_bounded():
+    """A long stream keeps under one frame of audio plus the unpopped frames."""
+    online = OnlineFbank(CFG)
+    chunk = np.random.default_rng(0).uniform(-1, 1, 1600).astype(np.float32)
+    for _ in range(200):
+        online.accept_waveform(chunk)
+        online.pop_frames()
+        assert online._pending.size < CFG.frame_length
 
 
 def test_online_rejects_bad_input():
