@@ -34,6 +34,15 @@ def _delay_shift(
     return log_probs + shift[:, :, None] * non_blank
 
 
+def _too_short(
+    targets: torch.Tensor, logit_lengths: torch.Tensor, target_lengths: torch.Tensor
+) -> torch.Tensor:
+    """(B,) bool: T_b < U_b + repeats (no CTC path); such losses are inf with a zero gradient."""
+    valid = torch.arange(targets.shape[1], device=targets.device)[None, :] < target_lengths[:, None]
+    repeats = ((targets[:, 1:] == targets[:, :-1]) & valid[:, 1:]).sum(-1)
+    return logit_lengths < target_lengths + repeats
+
+
 def _gradient_correction(log_probs: torch.Tensor, logit_lengths: torch.Tensor) -> torch.Tensor:
     """(B,) zeros whose gradient w.r.t. log_probs (B, T, V) is -exp(log_probs) on valid frames."""
     valid = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < logit_lengths[:, None]
@@ -58,7 +67,8 @@ def ctc_loss(
     logits (B, T, V); targets (B, S) int; logit_lengths (B,) in [1, T]; target_lengths (B,) in
     [0, S]. reduction "mean" (over the batch; not divided by target lengths, unlike torch), "sum"
     or "none" -> (B,). delay_penalty > 0 favours earlier non-blank emissions. An utterance too
-    short for its targets gets an infinite loss. backend="reference" uses the float64 oracle.
+    short for its targets gets an infinite loss
+    (and a zero gradient). backend="reference" uses the float64 oracle.
     """
     check_lattice_inputs(logits, targets, logit_lengths, target_lengths, 3)
     check_labels(targets, target_lengths, blank, logits.shape[-1])
@@ -73,7 +83,8 @@ def ctc_loss(
     if delay_penalty != 0.0:
         log_probs = _delay_shift(log_probs, logit_lengths, blank, float(delay_penalty))
     losses = F.ctc_loss(log_probs.transpose(0, 1), targets.long(), logit_lengths.long(),
-                        target_lengths.long(), blank=blank, reduction="none", zero_infinity=False)
+                        target_lengths.long(), blank=blank, reduction="none", zero_infinity=True)
+    losses = torch.where(_too_short(targets, logit_lengths, target_lengths), torch.inf, losses)
     if delay_penalty != 0.0 and log_probs.requires_grad:
         losses = losses + _gradient_correction(log_probs, logit_lengths)
     return reduce_losses(losses.to(logits.dtype), reduction)

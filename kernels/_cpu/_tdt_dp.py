@@ -102,8 +102,7 @@ def tdt_lattice_posteriors(blank, label, dur, durs, t_lens, u_lens, need_post):
     """
     n_b, n_t, n_u1, n_d = dur.shape
     ll = np.empty(n_b, dtype=np.float64)
-    shape3 = (n_b, n_t, n_u1) if need_post else (0, 0, 0)
-    p_blank = np.zeros(shape3, dtype=np.float64)
+    p_blank = np.zeros((n_b, n_t, n_u1) if need_post else (0, 0, 0), dtype=np.float64)
     p_label = np.zeros((n_b, n_t, n_u1 - 1) if need_post else (0, 0, 0), dtype=np.float64)
     p_dur = np.zeros((n_b, n_t, n_u1, n_d) if need_post else (0, 0, 0, 0), dtype=np.float64)
     for b in numba.prange(n_b):
