@@ -12,7 +12,8 @@ optionally into the logits' own buffer. Kernels use only tl APIs stable since Tr
 
 from __future__ import annotations
 
+from kernels._triton.mutual_information import mutual_information
 from kernels._triton.rnnt import rnnt_loss_and_grad
 from kernels._triton.tdt import tdt_loss_and_grad
 
-__all__ = ["rnnt_loss_and_grad", "tdt_loss_and_grad"]
+__all__ = ["mutual_information", "rnnt_loss_and_grad", "tdt_loss_and_grad"]
