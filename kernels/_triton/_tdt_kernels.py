@@ -40,7 +40,7 @@ def tdt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_l
     xd = tl.load(base[:, None] + (V + dc)[None, :] * sx_v, mask=dmask, other=float("-inf")).to(ACC)
     dm = tl.max(xd, axis=1)
     dm = tl.where(valid, dm, 0.0)
-    dlse = dm + tl.log(tl.sum(tl.exp(xd - dm[:, None]), axis=1))
+    dlse = tl.where(valid, dm + tl.log(tl.sum(tl.exp(xd - dm[:, None]), axis=1)), 0.0)
     dur = tl.where(dmask, xd - dlse[:, None], float("-inf"))
     tl.store(dur_ptr + rows[:, None].to(tl.int64) * D + dc[None, :], dur,
              mask=in_range[:, None] & (dc < D)[None, :])
