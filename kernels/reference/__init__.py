@@ -1,0 +1,32 @@
+"""The float64 pure-torch oracle of every loss in `kernels`: readable loops, autograd gradients.
+
+B: batch, T: frames, U (S): target length, V (C): vocabulary. Same names and argument orders as the
+public API (kernels.rnnt_loss, tdt_loss, ctc_loss and the pruned family); computations run in float64
+and results come back in the input dtype on the input device. Tests compare every fast path against
+these; `kernels.use_backend("reference")` routes the public API here. Never on the hot path.
+"""
+
+from kernels.reference._lattice import rnnt_lattice, tdt_lattice
+from kernels.reference._losses import ctc_loss, rnnt_loss, tdt_loss
+from kernels.reference._mi import mutual_information_recursion
+from kernels.reference._pruned import (
+    do_rnnt_pruning,
+    get_prune_ranges,
+    rnnt_loss_pruned,
+    rnnt_loss_simple,
+    rnnt_loss_smoothed,
+)
+
+__all__ = [
+    "rnnt_loss",
+    "tdt_loss",
+    "ctc_loss",
+    "rnnt_lattice",
+    "tdt_lattice",
+    "mutual_information_recursion",
+    "rnnt_loss_simple",
+    "rnnt_loss_smoothed",
+    "rnnt_loss_pruned",
+    "get_prune_ranges",
+    "do_rnnt_pruning",
+]
