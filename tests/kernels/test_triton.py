@@ -81,6 +81,30 @@ def test_rnnt_float64_and_other_blank_match_cpu_tightly():
     torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_v", [7, 9])
+def test_logits_passes_loop_over_several_vocabulary_blocks(monkeypatch, n_v):
+    """With 4-column blocks V = 7 or 9 takes 2-3 blocks of the online log-sum-exp and the gradient."""
+    import kernels._triton._common as common
+
+    monkeypatch.setattr(common, "_MAX_BLOCK_V", 4)
+    x, y, t_lens, u_lens = _batch(2, 4, 3, n_v, [4, 2], [3, 1], n_extra=2)
+    args = (x[..., :n_v], y, t_lens, u_lens, 0, "regular", 0.1, 0.1, -1.0, True, False)
+    _assert_close(*tri.rnnt_loss_and_grad(*args), *cpu.rnnt_loss_and_grad(*args))
+    args = (x, y, t_lens, u_lens, 0, [0, 2], 0.05, True, False)
+    _assert_close(*tri.tdt_loss_and_grad(*args), *cpu.tdt_loss_and_grad(*args))
+
+
+def test_rnnt_half_logits_match_cpu():
+    """float16 logits: both paths accumulate in float32 and return float16 losses and gradients."""
+    x, y, t_lens, u_lens = _ragged()
+    args = (x.half(), y, t_lens, u_lens, 0, "regular", 0.0, 0.0, -1.0, True, False)
+    loss, grad = tri.rnnt_loss_and_grad(*args)
+    loss_ref, grad_ref = cpu.rnnt_loss_and_grad(*args)
+    assert loss.dtype == grad.dtype == torch.float16
+    torch.testing.assert_close(loss, loss_ref, rtol=1e-3, atol=0)
+    torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-3)
+
+
 def test_rnnt_gradient_rows_sum_to_zero_and_padding_is_zero():
     """Without clamp: each valid row's gradient sums to 0 over V (softmax * occ - posteriors)."""
     x, y, t_lens, u_lens = _ragged()
