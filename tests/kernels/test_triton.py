@@ -14,7 +14,7 @@ import torch
 import kernels._cpu as cpu
 from kernels._cpu.mutual_information import mutual_information as cpu_mi
 from kernels._dispatch import triton_interpreted
-from kernels.pruned import mutual_information_recursion
+from kernels.pruned import mutual_information_recursion, rnnt_loss_simple
 from kernels.rnnt import rnnt_loss
 from kernels.tdt import tdt_loss
 
@@ -247,6 +247,16 @@ def test_mi_matches_cpu_with_random_boundaries(modified):
         torch.testing.assert_close(py_grad, py_ref, rtol=0, atol=ATOL)
 
 
+@pytest.mark.parametrize("modified", [False, True])
+def test_mi_matches_reference(modified):
+    ref_mi = _reference("mutual_information_recursion")
+    px, py, boundary = _mi_inputs(3, 3, 5, modified)
+    mi, px_grad, py_grad = tri.mutual_information(px, py, boundary)
+    mi_ref, (px_ref, py_ref) = ref_mi(px.double(), py.double(), boundary, return_grad=True)
+    torch.testing.assert_close(mi, mi_ref.float(), rtol=RTOL, atol=1e-6)
+    torch.testing.assert_close((px_grad, py_grad), (px_ref.float(), py_ref.float()), rtol=0, atol=ATOL)
+
+
 def test_mi_without_path_and_float64():
     """Modified lattice with more symbols than frames: -inf and zero occupations; float64 stays tight."""
     px, py = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(2, 4, 4, dtype=torch.float64)
@@ -268,6 +278,23 @@ def test_mi_public_api_autograd_matches_cpu():
         (mi * torch.tensor([1.0, -2.0])).sum().backward()
         grads.append((a.grad, b.grad))
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("rnnt_type", ["regular", "modified"])
+def test_simple_loss_on_triton_matches_cpu(rnnt_type):
+    """The pruned family's simple loss (delay penalty, ragged boundary) with the Triton MI inside."""
+    B, S, T, C = 2, 3, 5, 6
+    lm, am = torch.randn(B, S + 1, C), torch.randn(B, T, C)
+    symbols = torch.randint(1, C, (B, S))
+    boundary = torch.tensor([[0, 0, 3, 5], [0, 0, 2, 4]])
+    out = []
+    for backend in ("triton", "cpu"):
+        a, b = lm.clone().requires_grad_(), am.clone().requires_grad_()
+        loss = rnnt_loss_simple(a, b, symbols, 0, boundary, rnnt_type, delay_penalty=0.1, backend=backend)
+        loss.backward()
+        out.append((loss.detach(), a.grad, b.grad))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=RTOL, atol=0)
+    torch.testing.assert_close(out[0][1:], out[1][1:], rtol=0, atol=ATOL)
 
 
 # ---------------------------------------------------------------- CUDA (medium shapes)
