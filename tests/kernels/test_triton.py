@@ -8,6 +8,10 @@ B: batch, T: frames, U: target length, V: vocabulary, D: durations, S: symbols.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -295,6 +299,50 @@ def test_simple_loss_on_triton_matches_cpu(rnnt_type):
         out.append((loss.detach(), a.grad, b.grad))
     torch.testing.assert_close(out[0][0], out[1][0], rtol=RTOL, atol=0)
     torch.testing.assert_close(out[0][1:], out[1][1:], rtol=0, atol=ATOL)
+
+
+# ---------------------------------------------------------------- the real compiler, without a GPU
+
+_COMPILE_SCRIPT = """
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from kernels._triton import _rnnt_kernels as R, _tdt_kernels as D, mi as M
+
+INT_PTRS = {"tgt_ptr", "t_lens", "u_lens", "durs", "bnd_ptr"}
+FLOATS = {"delay", "sigma", "label_scale", "clamp"}
+BLOCKS = {"BLOCK_R": 8, "BLOCK_V": 512, "BLOCK_D": 8, "BLOCK_U": 128, "BLOCK_S": 128, "BLOCK_T": 64}
+
+def arg_type(name):
+    if name in INT_PTRS:
+        return "*i32"
+    if name.endswith("_ptr"):
+        return "*fp32"
+    return "fp32" if name in FLOATS else "i32"
+
+for fn in (R.rnnt_gather_kernel, R.rnnt_alpha_kernel, R.rnnt_beta_kernel, R.rnnt_grad_kernel,
+           D.tdt_gather_kernel, D.tdt_alpha_kernel, D.tdt_beta_kernel, D.tdt_grad_kernel,
+           M._mi_alpha_kernel, M._mi_beta_kernel, M._mi_grad_kernel):
+    for modified in ((False, True) if "MODIFIED" in fn.arg_names else (None,)):
+        consts = {k: v for k, v in BLOCKS.items() if k in fn.arg_names}
+        if modified is not None:
+            consts["MODIFIED"] = modified
+        sig = {a: "constexpr" if a in consts else arg_type(a) for a in fn.arg_names}
+        triton.compile(ASTSource(fn, sig, consts), target=GPUTarget("cuda", 90, 32))
+print("compiled")
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_for_sm90_without_a_gpu():
+    """The interpreter accepts more than the compiler: lower every kernel to sm_90 cubin (ptxas)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=300)
+    if out.returncode and "ptxas" in out.stderr and "not found" in out.stderr.lower():
+        pytest.skip("Triton's ptxas is not available")
+    assert out.returncode == 0 and "compiled" in out.stdout, out.stderr[-3000:]
 
 
 # ---------------------------------------------------------------- CUDA (medium shapes)
