@@ -384,3 +384,21 @@ def test_bad_inputs_raise_value_errors_naming_the_problem():
     for call, match in cases:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+@pytest.mark.gpu
+def test_reference_runs_on_cuda_tensors_and_matches_cpu():
+    logits = torch.randn(2, 4, 3, 5, **f64)
+    targets = torch.randint(1, 5, (2, 2))
+    t_len, u_len = _lengths([4, 2], [2, 1])
+    cpu = ref.rnnt_loss(logits, targets, t_len, u_len, 0, "none", delay_penalty=0.1)
+    gpu = ref.rnnt_loss(*(x.cuda() for x in (logits, targets, t_len, u_len)), 0, "none", delay_penalty=0.1)
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu)
+    tdt = ref.tdt_loss(torch.randn(2, 4, 3, 7, **f64).cuda(), targets.cuda(), t_len.cuda(), u_len.cuda(), 0,
+                       [0, 1], reduction="none")
+    ctc = ref.ctc_loss(logits[:, :, 0].cuda(), targets.cuda(), t_len.cuda(), u_len.cuda(), 0, "none", 0.1)
+    px, py = torch.randn(2, 2, 5, **f64), torch.randn(2, 3, 4, **f64)
+    mi = ref.mutual_information_recursion(px.cuda(), py.cuda())
+    torch.testing.assert_close(mi.cpu(), ref.mutual_information_recursion(px, py))
+    assert tdt.device.type == ctc.device.type == "cuda"
