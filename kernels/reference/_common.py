@@ -10,6 +10,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+__all__ = [
+    "NEG_INF", "lse", "check_reduction", "reduce", "check_lengths", "check_targets", "check_blank",
+    "label_mask", "delay_shift", "fastemit", "PerUtteranceLoss", "per_utterance_loss",
+]
+
 REDUCTIONS = ("mean", "sum", "none")
 NEG_INF = float("-inf")
 
@@ -74,11 +79,6 @@ def check_targets(targets: torch.Tensor, u_lens: list[int], B: int, U: int, V: i
 def check_blank(blank: int, V: int) -> None:
     if not 0 <= blank < V:
         raise ValueError(f"blank must lie in [0, V) = [0, {V}), got {blank}")
-
-
-def frame_mask(t_lens: list[int], T: int, device: torch.device) -> torch.Tensor:
-    """(B, T) bool, True for frames t < T_b."""
-    return torch.arange(T, device=device).unsqueeze(0) < torch.tensor(t_lens, device=device).unsqueeze(1)
 
 
 def label_mask(u_lens: list[int], U: int, device: torch.device) -> torch.Tensor:
