@@ -10,7 +10,9 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["NEG_INF", "logaddexp", "row_logsumexp", "row_blocks", "acc_dtype", "int_arg", "dp_block"]
+__all__ = [
+    "NEG_INF", "logaddexp", "row_block", "row_logsumexp", "row_blocks", "acc_dtype", "int_arg", "dp_block",
+]
 
 NEG_INF = float("-inf")
 _TILE = 4096  # elements of one (rows x V) tile of the logits passes
@@ -46,6 +48,21 @@ def row_logsumexp(base, sx_v, valid, v_begin, v_end, ACC: tl.constexpr, BLOCK_R:
         m = m_new
     m_safe = tl.where(m == float("-inf"), 0.0, m)
     return tl.where(valid, m_safe + tl.log(s), float("-inf"))
+
+
+@triton.jit
+def row_block(pid, T, U1, n_rows, t_lens, u_lens, BLOCK_R: tl.constexpr):
+    """Row indices of a row block, their (b, t, u), lengths and validity (t < T_b, u <= U_b)."""
+    rows = pid * BLOCK_R + tl.arange(0, BLOCK_R)
+    in_range = rows < n_rows
+    rows = tl.where(in_range, rows, 0)
+    b = rows // (T * U1)
+    t = (rows // U1) % T
+    u = rows % U1
+    t_len = tl.load(t_lens + b, mask=in_range, other=0)
+    u_len = tl.load(u_lens + b, mask=in_range, other=-1)
+    valid = in_range & (t < t_len) & (u <= u_len)
+    return rows, in_range, valid, b, t, u, t_len, u_len
 
 
 def row_blocks(n_cols: int) -> tuple[int, int]:

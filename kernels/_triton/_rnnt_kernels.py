@@ -11,24 +11,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels._triton._common import logaddexp, row_logsumexp
+from kernels._triton._common import logaddexp, row_block, row_logsumexp
 
-__all__ = ["rnnt_gather_kernel", "rnnt_alpha_kernel", "rnnt_beta_kernel", "rnnt_grad_kernel"]
-
-
-@triton.jit
-def _rows(pid, T, U1, n_rows, t_lens, u_lens, BLOCK_R: tl.constexpr):
-    """Row indices of a row block, their (b, t, u), lengths and validity (t < T_b, u <= U_b)."""
-    rows = pid * BLOCK_R + tl.arange(0, BLOCK_R)
-    in_range = rows < n_rows
-    rows = tl.where(in_range, rows, 0)
-    b = rows // (T * U1)
-    t = (rows // U1) % T
-    u = rows % U1
-    t_len = tl.load(t_lens + b, mask=in_range, other=0)
-    u_len = tl.load(u_lens + b, mask=in_range, other=-1)
-    valid = in_range & (t < t_len) & (u <= u_len)
-    return rows, in_range, valid, b, t, u, t_len, u_len
+__all__ = ["rnnt_gather_kernel", "rnnt_dp_kernel", "rnnt_grad_kernel"]
 
 
 @triton.jit
@@ -40,7 +25,7 @@ def rnnt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_
     Padding rows get lse 0 and -inf log-probs; label is -inf at u = U_b.
     """
     ACC = lse_ptr.dtype.element_ty
-    rows, in_range, valid, b, t, u, t_len, u_len = _rows(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
+    rows, in_range, valid, b, t, u, t_len, u_len = row_block(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
                                                          BLOCK_R)
     base = x_ptr + b.to(tl.int64) * sx_b + t.to(tl.int64) * sx_t + u.to(tl.int64) * sx_u
     lse = row_logsumexp(base, sx_v, valid, 0, V, ACC, BLOCK_R, BLOCK_V)
@@ -55,13 +40,12 @@ def rnnt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_
 
 
 @triton.jit
-def rnnt_alpha_kernel(blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1,
-                      MODIFIED: tl.constexpr, BLOCK_U: tl.constexpr):
+def _alpha(b, blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1, MODIFIED: tl.constexpr,
+           BLOCK_U: tl.constexpr):
     """alpha (B, T+1, U1), pre-filled with -inf: one program per utterance, anti-diagonals n = t + u.
 
     alpha[t, u] = logaddexp(alpha[t-1, u] + blank[t-1, u], alpha[t-m, u-1] + label[t-m, u-1]).
     """
-    b = tl.program_id(0)
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
     u = tl.arange(0, BLOCK_U)
@@ -89,12 +73,11 @@ def rnnt_alpha_kernel(blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1,
 
 
 @triton.jit
-def rnnt_beta_kernel(blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1,
-                     MODIFIED: tl.constexpr, BLOCK_U: tl.constexpr):
+def _beta(b, blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1, MODIFIED: tl.constexpr,
+          BLOCK_U: tl.constexpr):
     """beta (B, T+1, U1), pre-filled with -inf: beta[T_b, U_b] = 0 and, on anti-diagonals downwards,
     beta[t, u] = logaddexp(beta[t+1, u] + blank[t, u], beta[t+m, u+1] + label[t, u]).
     """
-    b = tl.program_id(0)
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
     u = tl.arange(0, BLOCK_U)
@@ -117,6 +100,17 @@ def rnnt_beta_kernel(blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1,
 
 
 @triton.jit
+def rnnt_dp_kernel(blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, alpha_ptr, T, U1,
+                   MODIFIED: tl.constexpr, BLOCK_U: tl.constexpr):
+    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T+1, U1))."""
+    b = tl.program_id(0)
+    if tl.program_id(1) == 0:
+        _beta(b, blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1, MODIFIED, BLOCK_U)
+    else:
+        _alpha(b, blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1, MODIFIED, BLOCK_U)
+
+
+@triton.jit
 def rnnt_grad_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, g_ptr, sg_b, sg_t, sg_u, sg_v, tgt_ptr, s_tgt,
                      t_lens, u_lens, lse_ptr, blank_ptr, label_ptr, alpha_ptr, beta_ptr, ll_ptr,
                      n_rows, T, U1, V, blank, label_scale, clamp,
@@ -127,7 +121,7 @@ def rnnt_grad_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, g_ptr, sg_b, sg_t, sg_u, sg_
     rows get 0. g may alias x (each element is read before it is written, by the same program).
     """
     ACC = lse_ptr.dtype.element_ty
-    rows, in_range, valid, b, t, u, t_len, u_len = _rows(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
+    rows, in_range, valid, b, t, u, t_len, u_len = row_block(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
                                                          BLOCK_R)
     ll = tl.load(ll_ptr + b, mask=in_range, other=float("-inf"))
     ok = valid & (ll > float("-inf"))

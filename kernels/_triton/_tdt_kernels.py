@@ -12,10 +12,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels._triton._common import logaddexp, row_logsumexp
-from kernels._triton._rnnt_kernels import _rows
+from kernels._triton._common import logaddexp, row_block, row_logsumexp
 
-__all__ = ["tdt_gather_kernel", "tdt_alpha_kernel", "tdt_beta_kernel", "tdt_grad_kernel"]
+__all__ = ["tdt_gather_kernel", "tdt_dp_kernel", "tdt_grad_kernel"]
 
 
 @triton.jit
@@ -24,7 +23,7 @@ def tdt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_l
                       BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr, BLOCK_D: tl.constexpr):
     """Per row: token lse, blank/label log-probs minus sigma, duration log-softmax dur (rows, D)."""
     ACC = lse_ptr.dtype.element_ty
-    rows, in_range, valid, b, t, u, t_len, u_len = _rows(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
+    rows, in_range, valid, b, t, u, t_len, u_len = row_block(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
                                                          BLOCK_R)
     base = x_ptr + b.to(tl.int64) * sx_b + t.to(tl.int64) * sx_t + u.to(tl.int64) * sx_u
     lse = row_logsumexp(base, sx_v, valid, 0, V, ACC, BLOCK_R, BLOCK_V)
@@ -47,14 +46,13 @@ def tdt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_l
 
 
 @triton.jit
-def tdt_alpha_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_ptr, T, U1, D,
-                     BLOCK_U: tl.constexpr):
+def _alpha(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_ptr, T, U1, D,
+           BLOCK_U: tl.constexpr):
     """alpha (B, T+1, U1), pre-filled with -inf; alpha[T_b, U_b] is the log-likelihood.
 
     alpha[t, u] = logsumexp_i(alpha[t-d_i, u] + blank + dur_i [d_i > 0],
                               alpha[t-d_i, u-1] + label + dur_i [t < T_b]), arcs scored at their source.
     """
-    b = tl.program_id(0)
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
     u = tl.arange(0, BLOCK_U)
@@ -85,13 +83,11 @@ def tdt_alpha_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_
 
 
 @triton.jit
-def tdt_beta_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U1, D,
-                    BLOCK_U: tl.constexpr):
+def _beta(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U1, D, BLOCK_U: tl.constexpr):
     """beta (B, T+1, U1), pre-filled with -inf: beta[T_b, U_b] = 0, and for t < T_b
     beta[t, u] = logsumexp_i(blank + dur_i + beta[t+d_i, u] [0 < d_i, t+d_i <= T_b],
                              label + dur_i + beta[t+d_i, u+1] [u < U_b, t+d_i < T_b]).
     """
-    b = tl.program_id(0)
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
     u = tl.arange(0, BLOCK_U)
@@ -119,6 +115,17 @@ def tdt_beta_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_pt
 
 
 @triton.jit
+def tdt_dp_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, alpha_ptr, T, U1, D,
+                  BLOCK_U: tl.constexpr):
+    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T+1, U1))."""
+    b = tl.program_id(0)
+    if tl.program_id(1) == 0:
+        _beta(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U1, D, BLOCK_U)
+    else:
+        _alpha(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_ptr, T, U1, D, BLOCK_U)
+
+
+@triton.jit
 def tdt_grad_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, g_ptr, sg_b, sg_t, sg_u, sg_v, tgt_ptr, s_tgt,
                     t_lens, u_lens, durs, lse_ptr, blank_ptr, label_ptr, dur_ptr, alpha_ptr, beta_ptr,
                     ll_ptr, n_rows, T, U1, V, D, blank,
@@ -127,7 +134,7 @@ def tdt_grad_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, g_ptr, sg_b, sg_t, sg_u, sg_v
     softmax(dur) * occ - p_dur[i]; occ = p_blank + p_label (posteriors summed over durations).
     """
     ACC = lse_ptr.dtype.element_ty
-    rows, in_range, valid, b, t, u, t_len, u_len = _rows(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
+    rows, in_range, valid, b, t, u, t_len, u_len = row_block(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
                                                          BLOCK_R)
     ll = tl.load(ll_ptr + b, mask=in_range, other=float("-inf"))
     ok = valid & (ll > float("-inf"))

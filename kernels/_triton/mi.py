@@ -29,10 +29,8 @@ def _box(bnd_ptr, b):
 
 
 @triton.jit
-def _mi_alpha_kernel(px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED: tl.constexpr,
-                     BLOCK_S: tl.constexpr):
+def _alpha(b, px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED: tl.constexpr, BLOCK_S: tl.constexpr):
     """alpha (B, S+1, T+1) pre-filled with -inf; forward scores inside the boundary box."""
-    b = tl.program_id(0)
     s0, t0, s1, t1 = _box(bnd_ptr, b)
     s = tl.arange(0, BLOCK_S)
     px = px_ptr + b.to(tl.int64) * S * T1
@@ -60,10 +58,8 @@ def _mi_alpha_kernel(px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED: tl.
 
 
 @triton.jit
-def _mi_beta_kernel(px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr,
-                    BLOCK_S: tl.constexpr):
+def _beta(b, px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr, BLOCK_S: tl.constexpr):
     """beta (B, S+1, T+1) pre-filled with -inf: log-sum over paths from (s, t) to (s_end, t_end)."""
-    b = tl.program_id(0)
     s0, t0, s1, t1 = _box(bnd_ptr, b)
     s = tl.arange(0, BLOCK_S)
     px = px_ptr + b.to(tl.int64) * S * T1
@@ -88,6 +84,17 @@ def _mi_beta_kernel(px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED: tl.co
              + tl.load(py + s * T + t, mask=ok_y, other=float("-inf")).to(acc))
         tl.store(be + s * (T + 1) + t, logaddexp(a, c), mask=valid)
         tl.debug_barrier()
+
+
+@triton.jit
+def _mi_dp_kernel(px_ptr, py_ptr, bnd_ptr, alpha_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr,
+                  BLOCK_S: tl.constexpr):
+    """Grid (B, 2): program (b, 0) fills alpha[b], program (b, 1) beta[b] (both (S+1, T+1))."""
+    b = tl.program_id(0)
+    if tl.program_id(1) == 0:
+        _alpha(b, px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED, BLOCK_S)
+    else:
+        _beta(b, px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED, BLOCK_S)
 
 
 @triton.jit
@@ -144,8 +151,7 @@ def mutual_information(
     alpha, beta = torch.full((2, n_b, n_s + 1, n_t + 1), NEG_INF, dtype=acc, device=px.device)
     args = (px, py, bnd)
     block_s = dp_block(n_s + 1)
-    _mi_alpha_kernel[(n_b,)](*args, alpha, n_s, n_t, n_t1, MODIFIED=modified, BLOCK_S=block_s)
-    _mi_beta_kernel[(n_b,)](*args, beta, n_s, n_t, n_t1, MODIFIED=modified, BLOCK_S=block_s)
+    _mi_dp_kernel[(n_b, 2)](*args, alpha, beta, n_s, n_t, n_t1, MODIFIED=modified, BLOCK_S=block_s)
     mi = alpha.view(n_b, -1).gather(1, (bnd[:, 2:3].long() * (n_t + 1) + bnd[:, 3:4].long())).squeeze(1)
     px_grad, py_grad = torch.empty_like(px), torch.empty_like(py)
     block_t = min(_BLOCK_T, triton.next_power_of_2(n_t + 1))

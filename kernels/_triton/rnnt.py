@@ -12,8 +12,7 @@ import triton
 
 from kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
 from kernels._triton._rnnt_kernels import (
-    rnnt_alpha_kernel,
-    rnnt_beta_kernel,
+    rnnt_dp_kernel,
     rnnt_gather_kernel,
     rnnt_grad_kernel,
 )
@@ -34,13 +33,14 @@ def _lattice(x, targets, t_lens, u_lens, blank, delay_penalty):
     return lse, blank_lp, label_lp
 
 
-def _dp(kernel, blank_lp, label_lp, t_lens, u_lens, modified):
-    """alpha or beta (B, T+1, U+1) of the lattice, -inf where unreachable."""
+def _dp(blank_lp, label_lp, t_lens, u_lens, modified, need_alpha):
+    """beta and alpha (B, T+1, U+1) of the lattice, -inf where unreachable; one launch, alpha optional."""
     n_b, n_t, n_u1 = blank_lp.shape
-    out = torch.full((n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
-    kernel[(n_b,)](blank_lp, label_lp, t_lens, u_lens, out, n_t, n_u1, MODIFIED=modified,
-                   BLOCK_U=dp_block(n_u1))
-    return out
+    out = torch.full((2, n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
+    grid = (n_b, 2 if need_alpha else 1)
+    rnnt_dp_kernel[grid](blank_lp, label_lp, t_lens, u_lens, out[0], out[1], n_t, n_u1, MODIFIED=modified,
+                         BLOCK_U=dp_block(n_u1))
+    return out[0], out[1]
 
 
 def rnnt_loss_and_grad(
@@ -65,12 +65,11 @@ def rnnt_loss_and_grad(
     modified = rnnt_type == "modified"
     tgt, t_lens, u_lens = int_arg(targets), int_arg(logit_lengths), int_arg(target_lengths)
     lse, blank_lp, label_lp = _lattice(x, tgt, t_lens, u_lens, blank, delay_penalty)
-    beta = _dp(rnnt_beta_kernel, blank_lp, label_lp, t_lens, u_lens, modified)
+    beta, alpha = _dp(blank_lp, label_lp, t_lens, u_lens, modified, need_grad)
     ll = beta[:, 0, 0].contiguous()
     losses = (-ll).to(logits.dtype)
     if not need_grad:
         return losses, None
-    alpha = _dp(rnnt_alpha_kernel, blank_lp, label_lp, t_lens, u_lens, modified)
     grad = x if grad_in_logits else torch.empty_like(x)
     n_rows = n_b * n_t * n_u1
     block_r, block_v = row_blocks(n_v)

@@ -11,7 +11,7 @@ import torch
 import triton
 
 from kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
-from kernels._triton._tdt_kernels import tdt_alpha_kernel, tdt_beta_kernel, tdt_gather_kernel, tdt_grad_kernel
+from kernels._triton._tdt_kernels import tdt_dp_kernel, tdt_gather_kernel, tdt_grad_kernel
 
 __all__ = ["tdt_loss_and_grad"]
 
@@ -31,13 +31,14 @@ def _lattice(x, tgt, t_lens, u_lens, blank, n_d, sigma):
     return lse, blank_lp, label_lp, dur_lp
 
 
-def _dp(kernel, blank_lp, label_lp, dur_lp, durs, t_lens, u_lens):
-    """alpha or beta (B, T+1, U+1) of the TDT lattice, -inf where unreachable."""
+def _dp(blank_lp, label_lp, dur_lp, durs, t_lens, u_lens, need_alpha):
+    """beta and alpha (B, T+1, U+1) of the TDT lattice, -inf where unreachable; one launch, alpha optional."""
     n_b, n_t, n_u1 = blank_lp.shape
-    out = torch.full((n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
-    kernel[(n_b,)](blank_lp, label_lp, dur_lp, durs, t_lens, u_lens, out, n_t, n_u1, durs.numel(),
-                   BLOCK_U=dp_block(n_u1))
-    return out
+    out = torch.full((2, n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
+    grid = (n_b, 2 if need_alpha else 1)
+    tdt_dp_kernel[grid](blank_lp, label_lp, dur_lp, durs, t_lens, u_lens, out[0], out[1], n_t, n_u1,
+                        durs.numel(), BLOCK_U=dp_block(n_u1))
+    return out[0], out[1]
 
 
 def tdt_loss_and_grad(
@@ -61,12 +62,11 @@ def tdt_loss_and_grad(
     durs = torch.tensor(durations, dtype=torch.int32, device=x.device)
     tgt, t_lens, u_lens = int_arg(targets), int_arg(logit_lengths), int_arg(target_lengths)
     lse, blank_lp, label_lp, dur_lp = _lattice(x, tgt, t_lens, u_lens, blank, n_d, sigma)
-    beta = _dp(tdt_beta_kernel, blank_lp, label_lp, dur_lp, durs, t_lens, u_lens)
+    beta, alpha = _dp(blank_lp, label_lp, dur_lp, durs, t_lens, u_lens, need_grad)
     ll = beta[:, 0, 0].contiguous()
     losses = (-ll).to(logits.dtype)
     if not need_grad:
         return losses, None
-    alpha = _dp(tdt_alpha_kernel, blank_lp, label_lp, dur_lp, durs, t_lens, u_lens)
     grad = x if grad_in_logits else torch.empty_like(x)
     n_rows = n_b * n_t * n_u1
     block_r, block_v = row_blocks(n_vd - n_d)

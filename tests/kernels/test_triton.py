@@ -320,9 +320,8 @@ def arg_type(name):
         return "*fp32"
     return "fp32" if name in FLOATS else "i32"
 
-for fn in (R.rnnt_gather_kernel, R.rnnt_alpha_kernel, R.rnnt_beta_kernel, R.rnnt_grad_kernel,
-           D.tdt_gather_kernel, D.tdt_alpha_kernel, D.tdt_beta_kernel, D.tdt_grad_kernel,
-           M._mi_alpha_kernel, M._mi_beta_kernel, M._mi_grad_kernel):
+for fn in (R.rnnt_gather_kernel, R.rnnt_dp_kernel, R.rnnt_grad_kernel, D.tdt_gather_kernel, D.tdt_dp_kernel,
+           D.tdt_grad_kernel, M._mi_dp_kernel, M._mi_grad_kernel):
     for modified in ((False, True) if "MODIFIED" in fn.arg_names else (None,)):
         consts = {k: v for k, v in BLOCKS.items() if k in fn.arg_names}
         if modified is not None:
