@@ -81,10 +81,6 @@ def acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def tl_dtype(dtype: torch.dtype) -> tl.dtype:
-    return tl.float64 if dtype == torch.float64 else tl.float32
-
-
 def int_arg(x: torch.Tensor) -> torch.Tensor:
     """A contiguous int32 copy of a small integer tensor, never empty (kernels mask every read)."""
     x = x.to(torch.int32).contiguous()

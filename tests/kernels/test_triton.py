@@ -109,6 +109,16 @@ def test_rnnt_half_logits_match_cpu():
     torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-3)
 
 
+@pytest.mark.parametrize("rnnt_type", ["regular", "modified"])
+def test_empty_targets_and_single_frames(rnnt_type):
+    """U = 0 for the whole batch (logits (B, T, 1, V), empty targets) and T_b = 1 utterances."""
+    x, y, t_lens, u_lens = _batch(2, 3, 0, 5, [1, 3], [0, 0], n_extra=2)
+    args = (x[..., :5], y, t_lens, u_lens, 0, rnnt_type, 0.0, 0.2, -1.0, True, False)
+    _assert_close(*tri.rnnt_loss_and_grad(*args), *cpu.rnnt_loss_and_grad(*args))
+    args = (x, y, t_lens, u_lens, 0, [0, 1], 0.0, True, False)
+    _assert_close(*tri.tdt_loss_and_grad(*args), *cpu.tdt_loss_and_grad(*args))
+
+
 def test_rnnt_gradient_rows_sum_to_zero_and_padding_is_zero():
     """Without clamp: each valid row's gradient sums to 0 over V (softmax * occ - posteriors)."""
     x, y, t_lens, u_lens = _ragged()
