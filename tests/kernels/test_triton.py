@@ -389,3 +389,18 @@ def test_mi_cuda_matches_cpu(modified):
     ref = cpu_mi(*_to_cpu(px, py, boundary))
     torch.testing.assert_close(out[0].cpu(), ref[0], rtol=RTOL, atol=1e-5)
     torch.testing.assert_close(tuple(o.cpu() for o in out[1:]), ref[1:], rtol=0, atol=ATOL)
+
+
+@pytest.mark.gpu
+def test_rnnt_cuda_auto_dispatch_bf16_in_place_matches_cpu():
+    """Default dispatch on CUDA is Triton; bfloat16 logits with the gradient written in place."""
+    x, y, tl_, ul = _batch(3, 40, 12, 500, [40, 17, 3], [12, 12, 0], device="cuda")
+    logits = x.to(torch.bfloat16).requires_grad_()
+    loss = rnnt_loss(logits, y, tl_, ul, 0, reduction="sum", grad_in_logits=True)
+    loss.backward()
+    ref = x.to(torch.bfloat16).float().cpu().requires_grad_()
+    loss_ref = rnnt_loss(ref, *_to_cpu(y, tl_, ul), 0, reduction="sum", backend="cpu")
+    loss_ref.backward()
+    torch.testing.assert_close(loss.float().cpu(), loss_ref, rtol=1e-2, atol=0)
+    torch.testing.assert_close(logits.grad.float().cpu(), ref.grad, rtol=0, atol=1e-2)
+
