@@ -1,0 +1,119 @@
+"""Convolutional subsampling: conv2d 4x/8x ("striding") and depthwise-striding 8x ("dw_striding").
+
+Each stage halves time with a 3x3 conv of stride 2 (frequency padded by 1 on both sides).
+Non-causal: time padded by 1 on both sides. Causal: time padded by 2 on the left only, so stage
+output j depends on stage inputs 2j-2 .. 2j. With n stages and S = 2**n, output frame k then
+depends on raw frames S*k - 2*(S-1) .. S*k: it is ready as soon as raw frame S*k arrives, and a
+stream of n raw frames has produced ceil(n / S) output frames (the offline length too).
+
+Streaming (causal only) keeps the last R = 2*(S-1) raw frames. A step recomputes the stages on
+[cache ; new frames] starting at the raw frame S*k0 - 2*(S-1), k0 = the first new output, and
+zeroes every stage input frame at a negative absolute index (the causal left padding), so the
+outputs equal the offline ones for any split of the stream into chunks.
+
+Legend: B: batch, T: feature frames, F: features, C: channels, T': subsampled frames, D: model width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asr.nn._cache import keep_last
+from asr.nn.masks import lengths_to_valid
+
+__all__ = ["ConvSubsampling", "SUBSAMPLING_KINDS"]
+
+SUBSAMPLING_KINDS = ("striding", "dw_striding")
+
+
+def _ceil_div(a: Tensor, b: int) -> Tensor:
+    return torch.div(a + b - 1, b, rounding_mode="floor")
+
+
+class ConvSubsampling(nn.Module):
+    """Subsample (B, T, F) features by `factor` in time and project to (B, T', D)."""
+
+    def __init__(self, feat_in: int, d_model: int, kind: str, factor: int, channels: int, causal: bool) -> None:
+        super().__init__()
+        if kind not in SUBSAMPLING_KINDS:
+            raise ValueError(f"unknown subsampling {kind!r}; expected one of {SUBSAMPLING_KINDS}")
+        if factor < 2 or factor & (factor - 1):
+            raise ValueError(f"subsampling_factor must be a power of 2 >= 2, got {factor}")
+        self.factor, self.causal, self.n_stages = factor, causal, int(math.log2(factor))
+        stages, f = [], feat_in
+        for i in range(self.n_stages):
+            in_ch = 1 if i == 0 else channels
+            if kind == "striding" or i == 0:
+                stages.append(nn.Sequential(nn.Conv2d(in_ch, channels, 3, stride=2), nn.ReLU()))
+            else:
+                stages.append(
+                    nn.Sequential(
+                        nn.Conv2d(channels, channels, 3, stride=2, groups=channels),
+                        nn.Conv2d(channels, channels, 1),
+                        nn.ReLU(),
+                    )
+                )
+            f = (f - 1) // 2 + 1
+        self.conv = nn.ModuleList(stages)
+        self.out = nn.Linear(channels * f, d_model)
+
+    @property
+    def cache_size(self) -> int:
+        """Raw feature frames a causal stream keeps between steps: 2 * (factor - 1)."""
+        return 2 * (self.factor - 1)
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """(B,) feature frames -> (B,) subsampled frames: ceil(lengths / factor)."""
+        return _ceil_div(lengths, self.factor)
+
+    def _project(self, x: Tensor) -> Tensor:
+        """(B, C, T', F') -> (B, T', D)."""
+        b, c, t, f = x.shape
+        return self.out(x.transpose(1, 2).reshape(b, t, c * f))
+
+    def forward(self, feats: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Offline: feats (B, T, F), lengths (B,) -> (B, T', D), (B,); padded frames are zeroed per stage."""
+        assert feats.dim() == 3, f"feats must be (B, T, F), got {tuple(feats.shape)}"
+        x, lens = feats[:, None], lengths
+        pad_t = (2, 0) if self.causal else (1, 1)
+        for stage in self.conv:
+            x = x.masked_fill(~lengths_to_valid(lens, x.shape[2])[:, None, :, None], 0.0)
+            x = stage(F.pad(x, (1, 1, *pad_t)))
+            lens = _ceil_div(lens, 2)
+        return self._project(x), lens
+
+    def stream(
+        self, chunk: Tensor, chunk_lens: Tensor, cache: Tensor, frames_in: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """One streaming step.
+
+        chunk (B, T, F) new frames (chunk_lens (B,) valid), cache (B, R, F) the last R raw frames,
+        frames_in (B,) raw frames seen before. Returns new subsampled frames (B, U, D) (U = max
+        count, the first counts[b] valid), counts (B,), new cache (B, R, F).
+        """
+        if not self.causal:
+            raise ValueError("streaming needs causal subsampling (causal_downsampling=True)")
+        s, r = self.factor, self.cache_size
+        assert cache.shape[1] == r, f"subsampling cache (B, R, F) must have R={r}, got {tuple(cache.shape)}"
+        chunk = chunk.masked_fill(~lengths_to_valid(chunk_lens, chunk.shape[1])[:, :, None], 0.0)
+        buf = torch.cat([cache, chunk], dim=1)  # (B, R + T, F)
+        new_cache = keep_last(buf, chunk_lens + r, r, dim=1)
+        k0 = _ceil_div(frames_in, s)
+        counts = _ceil_div(frames_in + chunk_lens, s) - k0
+        seg_len = buf.shape[1]
+        buf = F.pad(buf, (0, 0, 0, s))
+        offset = s * k0 - frames_in  # in [0, s-1]
+        idx = (offset[:, None] + torch.arange(seg_len, device=buf.device)[None, :])[:, :, None]
+        x = torch.gather(buf, 1, idx.expand(-1, -1, buf.shape[2]))[:, None]  # (B, 1, L, F)
+        start = s * k0 - r  # absolute index of the segment's first frame, per stage below
+        for stage in self.conv:
+            ahead = start[:, None] + torch.arange(x.shape[2], device=x.device)[None, :] >= 0
+            x = stage(F.pad(x.masked_fill(~ahead[:, None, :, None], 0.0), (1, 1, 0, 0)))
+            start = torch.div(start + 2, 2, rounding_mode="floor")
+        n_out = int(counts.max()) if counts.numel() else 0
+        assert x.shape[2] >= n_out, f"subsampled segment too short: {x.shape[2]} < {n_out}"
+        return self._project(x[:, :, :n_out]), counts, new_cache
