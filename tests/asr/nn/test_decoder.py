@@ -112,26 +112,41 @@ def test_cache_select_reorders_consistently() -> None:
         cache.select(torch.tensor([B]))
 
 
+def _reference_greedy(
+    dec: TransformerDecoder, memory: Tensor, memory_lens: Tensor, bos: int, eos: int, n: int
+):
+    """Greedy tokens of one utterance by plain single-stream steps (the oracle)."""
+    cache = dec.init_cache(memory, memory_lens)
+    prev, ref = bos, []
+    for _ in range(n):
+        logits, cache = dec.step(torch.tensor([[prev]]), cache)
+        prev = int(logits.argmax())
+        if prev == eos:
+            break
+        ref.append(prev)
+    return ref
+
+
 def test_greedy_decode_matches_stepwise_argmax() -> None:
     dec = _decoder()
-    # Make eos likely after a few steps for some utterances, so both stopping paths are exercised.
     _, _, memory, memory_lens = _batch()
-    bos, eos, max_len = 1, 2, 8
+    bos, max_len = 1, 8
     with torch.no_grad():
-        dec.output.bias[eos] += 1.5
+        dec.embedding.weight.mul_(0.1)  # let memory steer the outputs, so hypotheses vary by step
+        memory = 3 * memory
+        free, free_lens = greedy_decode(dec, memory, memory_lens, bos, V, max_len)  # eos never produced
+        assert free.shape == (B, max_len) and (free_lens == max_len).all()
+        seq = free[0].tolist()
+        k = next(i for i in range(1, max_len) if seq[i] not in seq[:i])
+        eos = seq[k]  # utterance 0 now stops after k tokens; others may run to max_len
         hyp, lens = greedy_decode(dec, memory, memory_lens, bos, eos, max_len)
+        assert int(lens[0]) == k
         for b in range(B):
-            cache = dec.init_cache(memory[b : b + 1], memory_lens[b : b + 1])
-            prev, ref = bos, []
-            for _ in range(max_len):
-                logits, cache = dec.step(torch.tensor([[prev]]), cache)
-                prev = int(logits.argmax())
-                if prev == eos:
-                    break
-                ref.append(prev)
+            ref = _reference_greedy(dec, memory[b : b + 1], memory_lens[b : b + 1], bos, eos, max_len)
             assert int(lens[b]) == len(ref)
             assert hyp[b, : len(ref)].tolist() == ref
             assert (hyp[b, len(ref) :] == eos).all()
+    assert hyp.shape == (B, int(lens.max()))
 
 
 def test_tied_embeddings_and_config_round_trip() -> None:
