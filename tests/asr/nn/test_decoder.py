@@ -171,3 +171,14 @@ def test_user_errors_are_typed() -> None:
         dec.step(tokens, dec.init_cache(memory, memory_lens))
     with pytest.raises(ValueError, match="position kind"):
         TransformerDecoder(dataclasses.replace(dec.cfg, pos="relative"))
+
+
+def test_training_forward_reaches_every_parameter() -> None:
+    dec = _decoder("rotary").train()
+    tokens, token_lens, memory, memory_lens = _batch()
+    memory.requires_grad_(True)
+    dec(tokens, token_lens, memory, memory_lens).logsumexp(-1).sum().backward()
+    missing = [n for n, p in dec.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, f"no gradient reaches {missing}"
+    pad = ~(torch.arange(T)[None, :] < memory_lens[:, None])
+    assert memory.grad[pad].abs().sum() == 0 and memory.grad[~pad].abs().sum() > 0
