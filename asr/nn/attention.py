@@ -113,8 +113,10 @@ class MultiHeadAttention(nn.Module):
     def _relative_scores(self, q: Tensor, k: Tensor, rel: RelPositions) -> Tensor:
         """Unscaled Transformer-XL scores (B, H, Tq, Tk): content term + position term."""
         ac = torch.matmul(q + self.pos_bias_u[:, None, :], k.transpose(-1, -2))
-        p = self.linear_pos(rel.emb.to(q.dtype)).view(-1, self.n_heads, self.d_head).transpose(0, 1)  # (H, R, Dh)
+        p = (
+            self.linear_pos(rel.emb.to(q.dtype)).view(-1, self.n_heads, self.d_head).transpose(0, 1)
+        )  # (H, R, Dh)
         bd_all = torch.matmul(q + self.pos_bias_v[:, None, :], p.transpose(-1, -2))  # (B, H, Tq, R)
-        index = rel.index.expand(*bd_all.shape[:2], *rel.index.shape)
+        index = rel.index[:, None].expand(*bd_all.shape[:2], *rel.index.shape[-2:])
         bd = torch.gather(bd_all, -1, index)
         return ac + bd

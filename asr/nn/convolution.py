@@ -2,6 +2,7 @@
 
 pointwise conv (D -> 2D) -> GLU -> depthwise conv (kernel K) -> BatchNorm | LayerNorm -> Swish
 -> pointwise conv. Padded frames are zeroed before the depthwise conv so they never leak.
+Names follow NeMo's ConformerConvolution (the norm is `batch_norm` whatever its kind).
 Legend: B: batch, T: frames, D: model width, K: kernel size.
 """
 
@@ -13,29 +14,52 @@ from torch import Tensor, nn
 
 from asr.nn._cache import keep_last
 
-__all__ = ["ConvolutionModule"]
+__all__ = ["ConvolutionModule", "conv_context"]
+
+
+def conv_context(kernel_size: int, context: str | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """'causal' -> (K-1, 0); 'symmetric' -> ((K-1)/2, (K-1)/2); [left, right] with left + right + 1 = K."""
+    if context == "causal":
+        return kernel_size - 1, 0
+    if context == "symmetric":
+        if kernel_size % 2 == 0:
+            raise ValueError(f"a symmetric conv needs an odd conv_kernel_size, got {kernel_size}")
+        return (kernel_size - 1) // 2, (kernel_size - 1) // 2
+    if isinstance(context, str):
+        raise ValueError(f"unknown conv_context_size {context!r}; expected 'causal', 'symmetric' or [l, r]")
+    left, right = (int(v) for v in context)
+    if left < 0 or right < 0 or left + right + 1 != kernel_size:
+        raise ValueError(
+            f"conv_context_size {list(context)} must be [l, r] >= 0 with l + r + 1 = {kernel_size}"
+        )
+    return left, right
 
 
 class ConvolutionModule(nn.Module):
-    """Causal (left-padded by K-1; cache of K-1 frames when streaming) or symmetric depthwise conv."""
+    """Depthwise conv over `context` = (left, right) frames; right == 0 is causal and can stream."""
 
-    def __init__(self, d_model: int, kernel_size: int, causal: bool, norm: str = "batch_norm") -> None:
+    def __init__(
+        self, d_model: int, kernel_size: int, context: tuple[int, int], norm: str = "batch_norm"
+    ) -> None:
         super().__init__()
-        if not causal and kernel_size % 2 == 0:
-            raise ValueError(f"a symmetric conv needs an odd kernel size, got {kernel_size}")
         if norm not in ("batch_norm", "layer_norm"):
             raise ValueError(f"unknown conv_norm_type {norm!r}; expected 'batch_norm' or 'layer_norm'")
-        self.kernel_size, self.causal, self.norm_type = kernel_size, causal, norm
+        self.left, self.right = conv_context(kernel_size, context)
+        self.kernel_size, self.norm_type = kernel_size, norm
         self.pointwise_conv1 = nn.Conv1d(d_model, 2 * d_model, 1)
         self.depthwise_conv = nn.Conv1d(d_model, d_model, kernel_size, groups=d_model)
-        self.norm = nn.BatchNorm1d(d_model) if norm == "batch_norm" else nn.LayerNorm(d_model)
+        self.batch_norm = nn.BatchNorm1d(d_model) if norm == "batch_norm" else nn.LayerNorm(d_model)
         self.activation = nn.SiLU()
         self.pointwise_conv2 = nn.Conv1d(d_model, d_model, 1)
 
     @property
+    def causal(self) -> bool:
+        return self.right == 0
+
+    @property
     def cache_size(self) -> int:
-        """Frames of left context the causal depthwise conv keeps between streaming steps."""
-        return self.kernel_size - 1
+        """Frames of left context the causal depthwise conv keeps between streaming steps (K-1)."""
+        return self.left
 
     def forward(self, x: Tensor, valid: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """x (B, T, D), valid (B, T) bool prefix mask -> (B, T, D), new cache (B, D, K-1) or None.
@@ -43,25 +67,24 @@ class ConvolutionModule(nn.Module):
         With `cache` (B, D, K-1) (causal only), it holds the depthwise-conv inputs of the K-1
         frames before x; the new cache ends at each stream's last valid frame.
         """
+        assert x.shape[:2] == valid.shape, (
+            f"x (B, T, D) {tuple(x.shape)} and valid (B, T) {tuple(valid.shape)}"
+        )
         h = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (B, D, T)
         h = h.masked_fill(~valid[:, None, :], 0.0)
         new_cache = None
         if cache is not None:
             if not self.causal:
-                raise ValueError("only a causal convolution can stream from a cache")
+                raise ValueError("only a causal convolution (conv_context_size 'causal') can stream")
             assert cache.shape[-1] == self.cache_size, f"conv cache (B, D, K-1) has K-1={cache.shape[-1]}"
             h = torch.cat([cache, h], dim=-1)
-            end = valid.sum(dim=1) + self.cache_size
-            new_cache = keep_last(h, end, self.cache_size, dim=-1)
-        elif self.causal:
-            h = F.pad(h, (self.cache_size, 0))
+            new_cache = keep_last(h, valid.sum(dim=1) + self.cache_size, self.cache_size, dim=-1)
         else:
-            pad = (self.kernel_size - 1) // 2
-            h = F.pad(h, (pad, pad))
+            h = F.pad(h, (self.left, self.right))
         h = self.depthwise_conv(h)
         if self.norm_type == "batch_norm":
-            h = self.norm(h)
+            h = self.batch_norm(h)
         else:
-            h = self.norm(h.transpose(1, 2)).transpose(1, 2)
+            h = self.batch_norm(h.transpose(1, 2)).transpose(1, 2)
         h = self.pointwise_conv2(self.activation(h))
         return h.transpose(1, 2), new_cache

@@ -62,7 +62,9 @@ def limited_mask(q_pos: Tensor, k_pos: Tensor, left: IntOrTensor, right: IntOrTe
     return ok_left & ok_right
 
 
-def chunked_limited_mask(q_pos: Tensor, k_pos: Tensor, chunk: IntOrTensor, left_chunks: IntOrTensor) -> Tensor:
+def chunked_limited_mask(
+    q_pos: Tensor, k_pos: Tensor, chunk: IntOrTensor, left_chunks: IntOrTensor
+) -> Tensor:
     """Query in chunk c = i // chunk sees keys in chunks c - left_chunks .. c (its own chunk entirely).
 
     This is NeMo's "chunked_limited" style: chunk = right + 1, left_chunks = left // chunk.

@@ -21,7 +21,8 @@ def sinusoid(positions: Tensor, d_model: int) -> Tensor:
     if d_model % 2:
         raise ValueError(f"sinusoidal positions need an even d_model, got {d_model}")
     inv_freq = torch.exp(
-        torch.arange(0, d_model, 2, device=positions.device, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+        torch.arange(0, d_model, 2, device=positions.device, dtype=torch.float32)
+        * (-math.log(10000.0) / d_model)
     )
     angle = positions.to(torch.float32)[..., None] * inv_freq
     out = torch.stack([angle.sin(), angle.cos()], dim=-1)
@@ -30,33 +31,34 @@ def sinusoid(positions: Tensor, d_model: int) -> Tensor:
 
 @dataclass(frozen=True)
 class RelPositions:
-    """Relative-distance embeddings shared by all layers of one forward.
+    """Relative-distance embeddings shared by all heads of one attention call.
 
-    emb: (R, D) sinusoids of distances d_min .. d_min + R - 1 (distance = query pos - key pos).
-    index: (Tq, Tk) long row of `emb` holding the distance of query i to key j.
+    emb: (R, D) sinusoids of distances max_back, max_back - 1, .., -max_ahead (distance = query
+    position - key position). index: (B|1, Tq, Tk) long row of `emb` for query i and key j.
     """
 
     emb: Tensor
     index: Tensor
 
 
-def relative_positions(n_query: int, n_cache: int, d_model: int, device: torch.device | None = None) -> RelPositions:
-    """Distances for queries at key slots n_cache .. n_cache + n_query - 1 over n_cache + n_query keys.
+def relative_positions(
+    q_pos: Tensor, k_pos: Tensor, d_model: int, max_back: int, max_ahead: int
+) -> RelPositions:
+    """Distances of queries at q_pos (B|1, Tq) to keys at k_pos (B|1, Tk), clamped to [-max_ahead, max_back].
 
-    Keys are [cache ; new frames] laid out contiguously in time, so the distance of query i to
-    key j is (n_cache + i) - j whatever the absolute positions of the stream are.
+    Distances outside the range only occur for pairs a limited-context mask hides, so the clamp
+    never changes a visible score; it keeps R = max_back + max_ahead + 1 independent of T.
     """
-    n_keys = n_cache + n_query
-    d_min, d_max = -(n_query - 1), n_keys - 1
-    distances = torch.arange(d_max, d_min - 1, -1, device=device)
-    qi = torch.arange(n_query, device=device)[:, None] + n_cache
-    kj = torch.arange(n_keys, device=device)[None, :]
-    index = d_max - (qi - kj)
-    return RelPositions(emb=sinusoid(distances, d_model), index=index)
+    assert max_back >= 0 and max_ahead >= 0, f"max_back={max_back}, max_ahead={max_ahead} must be >= 0"
+    q = q_pos if q_pos.dim() == 2 else q_pos[None]
+    k = k_pos if k_pos.dim() == 2 else k_pos[None]
+    dist = (q[:, :, None] - k[:, None, :]).clamp(-max_ahead, max_back)
+    distances = torch.arange(max_back, -max_ahead - 1, -1, device=q.device)
+    return RelPositions(emb=sinusoid(distances, d_model), index=max_back - dist)
 
 
 def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
-    """Rotate channel pairs (first half, second half) of x (B, H, T, Dh) by angles positions (B|1, T) * freq."""
+    """Rotate channel pairs (first half, second half) of x (B, H, T, Dh) by positions (B|1, T) * freq."""
     dh = x.shape[-1]
     if dh % 2:
         raise ValueError(f"rotary positions need an even head width, got {dh}")

@@ -37,13 +37,20 @@ def _ceil_div(a: Tensor, b: int) -> Tensor:
 class ConvSubsampling(nn.Module):
     """Subsample (B, T, F) features by `factor` in time and project to (B, T', D)."""
 
-    def __init__(self, feat_in: int, d_model: int, kind: str, factor: int, channels: int, causal: bool) -> None:
+    def __init__(
+        self, feat_in: int, d_model: int, kind: str, factor: int, channels: int, causal: bool
+    ) -> None:
         super().__init__()
         if kind not in SUBSAMPLING_KINDS:
             raise ValueError(f"unknown subsampling {kind!r}; expected one of {SUBSAMPLING_KINDS}")
         if factor < 2 or factor & (factor - 1):
             raise ValueError(f"subsampling_factor must be a power of 2 >= 2, got {factor}")
-        self.factor, self.causal, self.n_stages = factor, causal, int(math.log2(factor))
+        self.feat_in, self.factor, self.causal, self.n_stages = (
+            feat_in,
+            factor,
+            causal,
+            int(math.log2(factor)),
+        )
         stages, f = [], feat_in
         for i in range(self.n_stages):
             in_ch = 1 if i == 0 else channels

@@ -1,0 +1,45 @@
+"""Shared neural blocks of the speech and text models: attention, masks, positions, feed-forward,
+convolution module, subsampling, Conformer and Transformer encoder blocks (the decoder block is
+in asr.nn.decoder). Every block has an offline forward and pieces a streaming step can reuse.
+"""
+
+from asr.nn.attention import POSITION_KINDS, MultiHeadAttention
+from asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
+from asr.nn.convolution import ConvolutionModule, conv_context
+from asr.nn.feed_forward import FeedForward
+from asr.nn.masks import (
+    causal_mask,
+    chunked_limited_mask,
+    context_mask,
+    full_mask,
+    lengths_to_valid,
+    limited_mask,
+)
+from asr.nn.positional import RelPositions, absolute_positions, relative_positions, rotary, sinusoid
+from asr.nn.subsampling import SUBSAMPLING_KINDS, ConvSubsampling
+from asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
+
+__all__ = [
+    "POSITION_KINDS",
+    "SUBSAMPLING_KINDS",
+    "ConformerBlock",
+    "ConformerBlockConfig",
+    "ConvSubsampling",
+    "ConvolutionModule",
+    "FeedForward",
+    "MultiHeadAttention",
+    "RelPositions",
+    "TransformerBlockConfig",
+    "TransformerEncoderBlock",
+    "absolute_positions",
+    "causal_mask",
+    "chunked_limited_mask",
+    "conv_context",
+    "context_mask",
+    "full_mask",
+    "lengths_to_valid",
+    "limited_mask",
+    "relative_positions",
+    "rotary",
+    "sinusoid",
+]
