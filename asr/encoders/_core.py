@@ -260,7 +260,10 @@ class _StreamingEncoder(nn.Module):
             rel = relative_positions(q_pos, k_pos, self.d_model, c, p)
         q_valid = lengths_to_valid(q_counts, q)
         conv_cache = state.conv[:, i] if state.conv.shape[-1] > 0 else None
-        out, conv_new = layer.finish(x1_q, (k_buf, v_buf), mask, q_valid, q_pos, rel, conv_cache)
+        if q == 0:  # nothing final yet in any stream (warm-up): skip the block
+            out, conv_new = x1_q, None
+        else:
+            out, conv_new = layer.finish(x1_q, (k_buf, v_buf), mask, q_valid, q_pos, rel, conv_cache)
         new = {
             "k": keep_last(k_buf, c + counts, c, dim=2),
             "v": keep_last(v_buf, c + counts, c, dim=2),

@@ -108,7 +108,7 @@ class MultiHeadAttention(nn.Module):
         scores = scores.masked_fill(~m, torch.finfo(scores.dtype).min)
         attn = torch.softmax(scores, dim=-1).masked_fill(~m, 0.0)
         out = torch.matmul(self.dropout(attn), v)  # (B, H, Tq, Dh)
-        return self.linear_out(out.transpose(1, 2).reshape(b, tq, -1))
+        return self.linear_out(out.transpose(1, 2).reshape(b, tq, self.n_heads * self.d_head))
 
     def _relative_scores(self, q: Tensor, k: Tensor, rel: RelPositions) -> Tensor:
         """Unscaled Transformer-XL scores (B, H, Tq, Tk): content term + position term."""

@@ -111,7 +111,7 @@ class ConvSubsampling(nn.Module):
         new_cache = keep_last(buf, chunk_lens + r, r, dim=1)
         k0 = _ceil_div(frames_in, s)
         counts = _ceil_div(frames_in + chunk_lens, s) - k0
-        seg_len = buf.shape[1]
+        seg_len = buf.shape[1] + 1  # >= R + 1 raw frames: at least one output even for an empty chunk
         buf = F.pad(buf, (0, 0, 0, s))
         offset = s * k0 - frames_in  # in [0, s-1]
         idx = (offset[:, None] + torch.arange(seg_len, device=buf.device)[None, :])[:, :, None]
