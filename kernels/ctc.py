@@ -43,9 +43,13 @@ def _too_short(
     return logit_lengths < target_lengths + repeats
 
 
-def _gradient_correction(log_probs: torch.Tensor, logit_lengths: torch.Tensor) -> torch.Tensor:
-    """(B,) zeros whose gradient w.r.t. log_probs (B, T, V) is -exp(log_probs) on valid frames."""
+def _gradient_correction(
+    log_probs: torch.Tensor, logit_lengths: torch.Tensor, live: torch.Tensor
+) -> torch.Tensor:
+    """(B,) zeros whose gradient w.r.t. log_probs (B, T, V) is -exp(log_probs) on valid frames of
+    the utterances marked live (B,) bool (torch's zero_infinity already zeroes the others)."""
     valid = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < logit_lengths[:, None]
+    valid = valid & live[:, None]
     spurious = (log_probs.exp().sum(-1) * valid.to(log_probs.dtype)).sum(-1)
     return spurious.detach() - spurious
 
@@ -84,7 +88,8 @@ def ctc_loss(
         log_probs = _delay_shift(log_probs, logit_lengths, blank, float(delay_penalty))
     losses = F.ctc_loss(log_probs.transpose(0, 1), targets.long(), logit_lengths.long(),
                         target_lengths.long(), blank=blank, reduction="none", zero_infinity=True)
-    losses = torch.where(_too_short(targets, logit_lengths, target_lengths), torch.inf, losses)
+    too_short = _too_short(targets, logit_lengths, target_lengths)
+    losses = torch.where(too_short, torch.inf, losses)
     if delay_penalty != 0.0 and log_probs.requires_grad:
-        losses = losses + _gradient_correction(log_probs, logit_lengths)
+        losses = losses + _gradient_correction(log_probs, logit_lengths, ~too_short)
     return reduce_losses(losses.to(logits.dtype), reduction)

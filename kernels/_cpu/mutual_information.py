@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import torch
 
+from kernels._cpu._threads import sync_numba_threads
+
 __all__ = ["mutual_information"]
 
 _NEG_INF = -math.inf
@@ -117,6 +119,7 @@ def mutual_information(
     mi = np.empty(B, dtype=np.float64)
     px_grad = np.zeros_like(px64)
     py_grad = np.zeros_like(py64)
+    sync_numba_threads()
     _mutual_information(px64, py64, bnd, T1 == T, mi, px_grad, py_grad)
 
     def back(a: np.ndarray) -> torch.Tensor:

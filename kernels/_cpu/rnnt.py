@@ -80,7 +80,9 @@ def rnnt_loss_and_grad(
     See kernels._cpu for the contract; inputs are validated by the public API.
     """
     from kernels._cpu._rnnt_dp import rnnt_lattice_posteriors
+    from kernels._cpu._threads import sync_numba_threads
 
+    sync_numba_threads()
     work = work_logits(logits)
     targets = targets.long()
     t_lens, u_lens = logit_lengths.tolist(), target_lengths.tolist()

@@ -86,7 +86,9 @@ def tdt_loss_and_grad(
     See kernels._cpu for the contract; inputs are validated by the public API.
     """
     from kernels._cpu._tdt_dp import tdt_lattice_posteriors
+    from kernels._cpu._threads import sync_numba_threads
 
+    sync_numba_threads()
     work = work_logits(logits)
     targets = targets.long()
     t_lens, u_lens = logit_lengths.tolist(), target_lengths.tolist()
