@@ -27,8 +27,9 @@ def lse(terms: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
     present = [x for x in terms if x is not None]
     if not present:
         return None
-    if len(present) == 1:
-        return present[0]
+    if len(present) == 1:  # an unreachable (-inf) term passes no gradient on, like the general case
+        x = present[0]
+        return torch.where(torch.isneginf(x.detach()), x.detach(), x)
     x = torch.stack(present)
     m = x.detach().amax(dim=0)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
