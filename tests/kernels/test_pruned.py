@@ -20,9 +20,7 @@ from kernels import (
     rnnt_loss_simple,
     rnnt_loss_smoothed,
 )
-
-# TODO(pruned): plain import once kernels/reference.py is committed
-ref = pytest.importorskip("kernels.reference")
+from kernels import reference as ref
 
 TYPES = ["regular", "modified"]
 
