@@ -30,8 +30,11 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-def _load_commands() -> list[Command]:
-    commands = [ep.load() for ep in entry_points(group="transduce.commands")]
+def _load_commands(only: str | None = None) -> list[Command]:
+    """The registered commands; with `only` naming one, just that one (its imports alone, a fast start)."""
+    eps = list(entry_points(group="transduce.commands"))
+    chosen = [ep for ep in eps if ep.name == only]
+    commands = [ep.load() for ep in (chosen or eps)]
     return sorted(commands, key=lambda c: c.name)
 
 
@@ -48,7 +51,8 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `transduce` console script."""
-    parser = build_parser(_load_commands())
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_load_commands(argv[0] if argv and not argv[0].startswith("-") else None))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -1,0 +1,15 @@
+"""Models that checkpoints can name, and the registry that maps names to classes.
+
+Importing this package registers every built-in model, so `asr.load_model` finds them:
+    "conformer_encoder"   asr.encoders.ConformerEncoder(ConformerConfig)
+    "transformer_encoder" asr.encoders.TransformerEncoder(TransformerConfig)
+Model modules added here register themselves with `@register_model(name)` and are imported below.
+"""
+
+from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from asr.models.registry import ModelEntry, model_entry, model_name, register_model, registered_models
+
+__all__ = ["ModelEntry", "register_model", "model_entry", "model_name", "registered_models"]
+
+register_model("conformer_encoder", ConformerConfig)(ConformerEncoder)
+register_model("transformer_encoder", TransformerConfig)(TransformerEncoder)
