@@ -24,6 +24,7 @@ __all__ = [
     "get_prune_ranges",
     "do_rnnt_pruning",
     "rnnt_loss_pruned",
+    "log_softmax_topk",
 ]
 
 _HOME = {
@@ -36,6 +37,7 @@ _HOME = {
     "get_prune_ranges": "kernels.pruned",
     "do_rnnt_pruning": "kernels.pruned",
     "rnnt_loss_pruned": "kernels.pruned",
+    "log_softmax_topk": "kernels.beam",
 }
 
 
