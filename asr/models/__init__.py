@@ -3,13 +3,26 @@
 Importing this package registers every built-in model, so `asr.load_model` finds them:
     "conformer_encoder"   asr.encoders.ConformerEncoder(ConformerConfig)
     "transformer_encoder" asr.encoders.TransformerEncoder(TransformerConfig)
+    "asr"                 asr.models.asr_model.ASRModel(ASRModelConfig): encoder + CTC/RNN-T/TDT heads
 Model modules added here register themselves with `@register_model(name)` and are imported below.
 """
 
 from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, ModelLosses, transducer_heads
 from asr.models.registry import ModelEntry, model_entry, model_name, register_model, registered_models
 
-__all__ = ["ModelEntry", "register_model", "model_entry", "model_name", "registered_models"]
+__all__ = [
+    "ASRModel",
+    "ASRModelConfig",
+    "LossConfig",
+    "ModelLosses",
+    "transducer_heads",
+    "ModelEntry",
+    "register_model",
+    "model_entry",
+    "model_name",
+    "registered_models",
+]
 
 register_model("conformer_encoder", ConformerConfig)(ConformerEncoder)
 register_model("transformer_encoder", TransformerConfig)(TransformerEncoder)
