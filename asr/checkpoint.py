@@ -65,7 +65,7 @@ def save_model(model: nn.Module, directory: str | Path, tokenizer: Tokenizer | N
     `directory` is replaced only once the new one is complete; any other non-empty directory is
     refused. Returns the directory.
     """
-    directory = Path(directory)
+    directory = Path(os.path.abspath(directory))  # "." and "x/.." get a real name for the temp sibling
     name, cfg = _identify(model)
     if tokenizer is None:
         tokenizer = getattr(model, "tokenizer", None)
