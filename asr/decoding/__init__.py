@@ -6,14 +6,25 @@ confidences (see `asr.decoding.results` for the confidence measure).
 """
 
 from asr.decoding.base import Decoder, DecoderState, DecodingError, check_chunk, select_list
+from asr.decoding.ctc_greedy import CTCGreedyConfig, CTCGreedyDecoder, CTCGreedyState
 from asr.decoding.results import DecodingResult, Hypothesis, Word, to_result, word_spans
+from asr.decoding.rnnt_greedy import RNNTGreedyDecoder
+from asr.decoding.tdt_greedy import TDTGreedyDecoder
+from asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
 
 __all__ = [
+    "CTCGreedyConfig",
+    "CTCGreedyDecoder",
+    "CTCGreedyState",
     "Decoder",
     "DecoderState",
     "DecodingError",
     "DecodingResult",
     "Hypothesis",
+    "RNNTGreedyDecoder",
+    "TDTGreedyDecoder",
+    "TransducerGreedyConfig",
+    "TransducerGreedyState",
     "Word",
     "check_chunk",
     "select_list",

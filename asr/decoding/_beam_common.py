@@ -1,0 +1,161 @@
+"""Pieces shared by the batched transducer beam searches (modified RNN-T beam, TDT beam).
+
+B: batch (streams), W: beam (hypothesis slots per stream), C: candidates per stream, V:
+vocabulary, S: search steps of a chunk.
+
+Hypotheses live in fixed (B, W) slots; an empty slot has score -inf. Token sequences are compared
+through a 62-bit key: two independent polynomial hashes modulo primes below 2^31, updated per
+emitted token on the device (no host sync); two different sequences share a key with probability
+about 2^-62 per pair. The tokens, frames and confidences of each slot are rebuilt on the host once
+per chunk by following the per-step back-pointers (`traceback`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from asr.decoding.context_graph import ContextGraph
+from asr.decoding.results import Hypothesis
+
+__all__ = ["NO_TOKEN", "Seq", "Step", "extend_keys", "merge_equal", "context_bias", "advance_nodes",
+           "traceback", "final_penalties", "ranked_hypotheses"]
+
+NO_TOKEN = -1  # a step that emitted nothing (blank, or a hypothesis carried over unchanged)
+_P1, _M1 = 1_000_003, 2_147_483_647
+_P2, _M2 = 999_983, 2_147_483_629
+_LOW = (1 << 31) - 1
+
+
+@dataclass(frozen=True)
+class Seq:
+    """The host-side part of one hypothesis: tokens with their global frames, confidences, durations."""
+
+    tokens: tuple[int, ...] = ()
+    frames: tuple[int, ...] = ()
+    confs: tuple[float, ...] = ()
+    durations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """Back-pointers of one search step, all (B, W): parent slot, token (NO_TOKEN: none), its global
+    frame, confidence and duration (TDT; 0 otherwise)."""
+
+    parent: Tensor
+    token: Tensor
+    frame: Tensor
+    conf: Tensor
+    duration: Tensor
+
+
+def extend_keys(keys: Tensor, tokens: Tensor, emit: Tensor) -> Tensor:
+    """Sequence keys (...) after appending `tokens` (...) where `emit` (...) is true."""
+    h1, h2 = keys >> 31, keys & _LOW
+    t = tokens.clamp_min(0) + 1
+    n1 = (h1 * _P1 + t) % _M1
+    n2 = (h2 * _P2 + t) % _M2
+    return torch.where(emit, (n1 << 31) | n2, keys)
+
+
+def merge_equal(scores: Tensor, keys: Tensor) -> Tensor:
+    """Scores (B, C) with candidates of equal key log-added into the best of them, the others -inf."""
+    n_c = scores.shape[1]
+    order = scores.argsort(dim=1, descending=True, stable=True)
+    s, k = scores.gather(1, order), keys.gather(1, order)
+    eq = (k[:, :, None] == k[:, None, :]) & (s[:, None, :] > float("-inf"))
+    earlier = torch.ones(n_c, n_c, dtype=torch.bool, device=scores.device).tril(-1)
+    duplicate = (eq & earlier).any(-1)
+    summed = torch.logsumexp(s[:, None, :].masked_fill(~eq, float("-inf")), dim=-1)
+    merged_sorted = summed.masked_fill(duplicate | (s == float("-inf")), float("-inf"))
+    return torch.empty_like(scores).scatter_(1, order, merged_sorted)
+
+
+def _groups(contexts: Sequence[ContextGraph | None]) -> list[tuple[ContextGraph, list[int]]]:
+    """Streams grouped by the graph they share (identity), streams without a graph left out."""
+    by_id: dict[int, tuple[ContextGraph, list[int]]] = {}
+    for b, g in enumerate(contexts):
+        if g is not None:
+            by_id.setdefault(id(g), (g, []))[1].append(b)
+    return list(by_id.values())
+
+
+def context_bias(contexts: Sequence[ContextGraph | None], nodes: Tensor, vocab_size: int) -> Tensor | None:
+    """Hotword credit change (B, W, V) of every next token from graph states `nodes` (B, W), or None."""
+    groups = _groups(contexts)
+    if not groups:
+        return None
+    n_b, n_w = nodes.shape
+    bias = torch.zeros(n_b, n_w, vocab_size, device=nodes.device)
+    for graph, streams in groups:
+        idx = torch.tensor(streams, device=nodes.device)
+        rows = nodes.index_select(0, idx)
+        bias[idx] = graph.bias(rows.reshape(-1), vocab_size).view(len(streams), n_w, vocab_size)
+    return bias
+
+
+def advance_nodes(contexts: Sequence[ContextGraph | None], nodes: Tensor, tokens: Tensor,
+                  vocab_size: int) -> Tensor:
+    """Graph states (B, W) after `tokens` (B, W) (NO_TOKEN keeps the state) from `nodes` (B, W)."""
+    groups = _groups(contexts)
+    if not groups:
+        return nodes
+    out = nodes.clone()
+    for graph, streams in groups:
+        idx = torch.tensor(streams, device=nodes.device)
+        tok = tokens.index_select(0, idx)
+        n = nodes.index_select(0, idx)
+        moved = graph.advance(n.reshape(-1), tok.clamp_min(0).reshape(-1), vocab_size).view_as(n)
+        out[idx] = torch.where(tok >= 0, moved, n)
+    return out
+
+
+def final_penalties(contexts: Sequence[ContextGraph | None], nodes: Tensor) -> list[list[float]]:
+    """Per slot (B x W): minus the boost of an unfinished hotword match (0 without a graph)."""
+    rows = nodes.tolist()
+    return [[g.final_penalty(n) if g is not None else 0.0 for n in row] for g, row in zip(contexts, rows)]
+
+
+def traceback(steps: list[Step], seqs: list[list[Seq]]) -> list[list[Seq]]:
+    """The host-side hypotheses (B x W) after `steps`, starting from `seqs` (B x W) at chunk start."""
+    if not steps:
+        return seqs
+    n_b, n_w = steps[0].parent.shape
+    idx = torch.arange(n_w, device=steps[0].parent.device).expand(n_b, n_w)
+    picked = []
+    for st in reversed(steps):
+        picked.append(torch.stack([x.gather(1, idx).double() for x in (st.token, st.frame, st.conf,
+                                                                       st.duration)]))
+        idx = st.parent.gather(1, idx)
+    path = torch.stack(picked[::-1]).cpu()  # (S, 4, B, W), first step first
+    origin = idx.cpu().tolist()
+    out = []
+    for b in range(n_b):
+        row = []
+        for w in range(n_w):
+            emitted = path[:, :, b, w]
+            emitted = emitted[emitted[:, 0] >= 0]
+            base = seqs[b][origin[b][w]]
+            row.append(Seq(base.tokens + tuple(int(x) for x in emitted[:, 0].tolist()),
+                           base.frames + tuple(int(x) for x in emitted[:, 1].tolist()),
+                           base.confs + tuple(emitted[:, 2].tolist()),
+                           base.durations + tuple(int(x) for x in emitted[:, 3].tolist())))
+        out.append(row)
+    return out
+
+
+def ranked_hypotheses(scores: Tensor, nodes: Tensor, seqs: list[list[Seq]],
+                      contexts: list[ContextGraph | None], durations: bool) -> list[list[Hypothesis]]:
+    """Per stream, the finite-score slots (B, W) as Hypothesis objects, best first; unfinished
+    hotword matches taken back; TDT durations kept if `durations`."""
+    penalties = final_penalties(contexts, nodes)
+    out = []
+    for row, seq_row, pen in zip(scores.tolist(), seqs, penalties):
+        hyps = [Hypothesis(list(q.tokens), list(q.frames), list(q.confs), s + p,
+                           list(q.durations) if durations else [])
+                for s, q, p in zip(row, seq_row, pen) if s > float("-inf")]
+        out.append(sorted(hyps, key=lambda h: h.score, reverse=True))
+    return out

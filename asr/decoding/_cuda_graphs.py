@@ -1,0 +1,80 @@
+"""CUDA-graph driving of the label loop: its two steps captured once per (batch, padded frames).
+
+B: batch (streams), T: frames (padded up to a multiple of `_FRAME_BUCKET` so that chunks and
+utterances of similar length share a graph).
+
+Two graphs are captured on fixed `LoopBuffers` (full-batch `torch.where` mode, no host syncs):
+`find` (one find step) and `emit_find` (an emit step then a find step). The host replays them and
+reads the loop's two flags after each replay, as the eager driver does, so the graph path runs the
+same code as the eager masked path and gives the same results. Needs CUDA; callers check
+`torch.cuda.is_available()` and the device first.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import Tensor
+
+from asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
+from asr.decoding.transducer_state import TransducerGreedyState
+from asr.heads.joiner import Joiner
+from asr.heads.predictor import Predictor
+
+__all__: list[str] = []
+
+_FRAME_BUCKET = 64
+_MAX_GRAPHS = 8
+
+
+class _CapturedLoop:
+    """One `LoopBuffers` and its captured `find` and `emit_find` graphs."""
+
+    def __init__(self, loop: LoopBuffers) -> None:
+        self.loop = loop
+        side = torch.cuda.Stream(device=loop.enc.device)
+        side.wait_stream(torch.cuda.current_stream(loop.enc.device))
+        with torch.cuda.stream(side):  # warm-up (cuBLAS/cuDNN workspaces) outside the capture
+            for _ in range(2):
+                loop.find_step()
+                loop.emit_step()
+        torch.cuda.current_stream(loop.enc.device).wait_stream(side)
+        self.find = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.find):
+            loop.find_step()
+        self.emit_find = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.emit_find):
+            loop.emit_step()
+            loop.find_step()
+
+
+class GraphLoopRunner:
+    """Label loops on CUDA run as graph replays; graphs are cached per (B, padded T)."""
+
+    def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols: int) -> None:
+        self.predictor, self.joiner, self.max_symbols = predictor, joiner, max_symbols
+        self._cache: OrderedDict[tuple, _CapturedLoop] = OrderedDict()
+
+    def run(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> ChunkOutput:
+        """The label loop over projected frames `enc` (B, T, J) with lengths `lens` (B,), on CUDA."""
+        captured = self._get(enc.shape[0], enc.shape[1], enc.device)
+        loop = captured.loop
+        loop.load(enc, lens, state)
+        steps = drive(loop, captured.find.replay, captured.emit_find.replay, fixed_capacity=True)
+        return loop.output(steps)
+
+    def _get(self, batch: int, frames: int, device: torch.device) -> _CapturedLoop:
+        padded = -(-max(frames, 1) // _FRAME_BUCKET) * _FRAME_BUCKET
+        key = (batch, padded, device, self.joiner.out.weight.dtype)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        # Each emit step advances some stream by a frame or adds a label to its frame: at most
+        # max_symbols per frame, so padded * max_symbols rows always suffice.
+        loop = LoopBuffers(self.predictor, self.joiner, batch, padded, capacity=padded * self.max_symbols,
+                           max_symbols=self.max_symbols, device=device, subset=False)
+        self._cache[key] = _CapturedLoop(loop)
+        if len(self._cache) > _MAX_GRAPHS:
+            self._cache.popitem(last=False)
+        return self._cache[key]

@@ -1,0 +1,196 @@
+"""The batched label loop of greedy RNN-T/TDT decoding, as in-place steps on fixed buffers.
+
+B: batch (streams), T: frames of the chunk, J: joiner width, K: emit steps (rows of the records).
+
+Label looping (NeMo's batched greedy; Xu et al. 2023 for TDT frame skipping): each stream has a
+frame index t. A *find* step joins, for every stream still searching, frame t with the current
+predictor output and takes the argmax token (and, for TDT, the argmax duration, separately);
+streams whose argmax is blank advance t by the duration (at least 1; RNN-T: 1) and search again,
+without touching the predictor. When no stream is searching, an *emit* step records the label of
+every active stream, advances t by the label's duration (RNN-T: 0), forces one frame forward after
+`max_symbols` labels on the same frame, and steps the predictor of the emitting streams only.
+RNN-T is TDT with every duration 0 (blanks still advance one frame).
+
+Every step reads and writes only the tensors held here and never waits on the host, so the steps
+can be captured in CUDA graphs (`_cuda_graphs`); the driver reads two flags per step. In `subset`
+mode (CPU) a step computes only the rows that take part (an index per step, which syncs); otherwise
+it computes every row and keeps the taking-part ones with `torch.where` (GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from asr.decoding.transducer_state import TransducerGreedyState
+from asr.heads.joiner import Joiner
+from asr.heads.predictor import Predictor, PredictorState
+
+__all__: list[str] = []
+
+
+@dataclass(frozen=True)
+class ChunkOutput:
+    """What a loop leaves after a chunk: per-stream t_end (B,), score (B,) float64, the predictor
+    (`dec` (B, J), `pred`), and records (K, B) of each emit step: token, frame, conf, dur, emitted."""
+
+    t_end: Tensor
+    score: Tensor
+    dec: Tensor
+    pred: PredictorState
+    tok: Tensor
+    frame: Tensor
+    conf: Tensor
+    dur: Tensor
+    emitted: Tensor
+
+
+class LoopBuffers:
+    """Fixed-size buffers of one label loop over (B, T) and its two steps (see the module docstring)."""
+
+    def __init__(self, predictor: Predictor, joiner: Joiner, batch: int, frames: int, *, capacity: int,
+                 max_symbols: int, device: torch.device, subset: bool) -> None:
+        self.predictor, self.joiner = predictor, joiner
+        self.max_symbols, self.subset, self.frames = max_symbols, subset, frames
+        self.blank = 0
+        self.tdt = bool(joiner.durations)
+        dtype = joiner.out.weight.dtype
+        long = dict(dtype=torch.long, device=device)
+        self.enc = torch.zeros(batch, frames, joiner.cfg.joint_dim, dtype=dtype, device=device)
+        self.dec = torch.zeros(batch, joiner.cfg.joint_dim, dtype=dtype, device=device)
+        init = predictor.init_state(batch, device)
+        self.history, self.h, self.c = init.history.clone(), init.h.clone(), init.c.clone()
+        self.lens, self.t, self.offset, self.symbols, self.tok, self.dur = (
+            torch.zeros(batch, **long) for _ in range(6))
+        self.tok_lp = torch.zeros(batch, device=device)
+        self.dur_lp = torch.zeros(batch, device=device)
+        self.score = torch.zeros(batch, dtype=torch.float64, device=device)
+        self.m = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.flags = torch.zeros(2, dtype=torch.bool, device=device)
+        self.k = torch.zeros(1, **long)
+        self.rows = torch.arange(batch, **long)
+        self.dvals = torch.tensor(joiner.durations or (0,), **long)
+        self.rec = _records(capacity, batch, device)
+
+    def load(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> None:
+        """Copy in a chunk's projected encoder output `enc` (B, T', J), T' <= T, and the state."""
+        n = enc.shape[1]
+        self.enc[:, :n].copy_(enc)
+        self.enc[:, n:].zero_()
+        for dst, src in ((self.lens, lens), (self.t, state.skip), (self.offset, state.offset),
+                         (self.dec, state.dec), (self.history, state.pred.history), (self.h, state.pred.h),
+                         (self.c, state.pred.c)):
+            dst.copy_(src)
+        for buf in (self.symbols, self.score, self.k):
+            buf.zero_()
+        self.m.copy_(self.t < self.lens)
+
+    def find_step(self) -> None:
+        """Searching streams (`m`) join frame t; blanks advance t and keep searching."""
+        m = self.m
+        if self.subset:
+            idx = m.nonzero()[:, 0]
+            for buf, val in zip((self.tok, self.tok_lp, self.dur, self.dur_lp), self._choose(idx)):
+                buf.index_copy_(0, idx, val)
+        else:
+            for buf, val in zip((self.tok, self.tok_lp, self.dur, self.dur_lp), self._choose(None)):
+                buf.copy_(torch.where(m, val, buf))
+        blank = m & (self.tok == self.blank)
+        self.t.add_(torch.where(blank, self.dur.clamp(min=1), 0))
+        self.score.add_(torch.where(blank, (self.tok_lp + self.dur_lp).double(), 0.0))
+        self.symbols.masked_fill_(blank, 0)
+        active = self.t < self.lens
+        self.m.copy_(blank & active)
+        self.flags.copy_(torch.stack([self.m.any(), active.any()]))
+
+    def emit_step(self) -> None:
+        """Every active stream (all hold a label now) emits it, advances and steps its predictor."""
+        emit = self.t < self.lens
+        for buf, val in zip(self.rec, (self.tok, self.offset + self.t, self.tok_lp.exp(), self.dur, emit)):
+            buf.index_copy_(0, self.k, val.unsqueeze(0))
+        self.k.add_(1)
+        self.score.add_(torch.where(emit, (self.tok_lp + self.dur_lp).double(), 0.0))
+        stay = emit & (self.dur == 0)
+        self.symbols.copy_(torch.where(stay, self.symbols + 1, torch.where(emit, 0, self.symbols)))
+        force = stay & (self.symbols >= self.max_symbols)
+        self.t.add_(torch.where(emit, self.dur, 0) + force.long())
+        self.symbols.masked_fill_(force, 0)
+        self._step_predictor(emit)
+        self.m.copy_(self.t < self.lens)
+
+    def grow(self, steps: int) -> None:
+        """Make room for `steps` emit records (eager driving only; graphs size them up front)."""
+        if steps > self.rec[0].shape[0]:
+            self.rec = tuple(torch.cat([r, torch.empty_like(r)]) for r in self.rec)
+
+    def output(self, steps: int) -> ChunkOutput:
+        """Copies of the loop's results after `steps` emit steps."""
+        pred = PredictorState(self.history.clone(), self.h.clone(), self.c.clone())
+        return ChunkOutput(self.t.clone(), self.score.clone(), self.dec.clone(), pred,
+                           *(r[:steps].clone() for r in self.rec))
+
+    def _choose(self, idx: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Argmax token, its log-prob, argmax duration (frames) and its log-prob, for rows `idx` (all)."""
+        t = self.t.clamp(max=self.frames - 1)
+        if idx is None:
+            enc, dec = self.enc[self.rows, t], self.dec
+        else:
+            enc, dec = self.enc[idx, t[idx]], self.dec[idx]
+        tok_logits, dur_logits = self.joiner.split(self.joiner.joint(enc, dec))
+        tok_lp, tok = torch.log_softmax(tok_logits.float(), dim=-1).max(dim=-1)
+        if not self.tdt:
+            return tok, tok_lp, torch.zeros_like(tok), torch.zeros_like(tok_lp)
+        dur_lp, dur_idx = torch.log_softmax(dur_logits.float(), dim=-1).max(dim=-1)
+        return tok, tok_lp, self.dvals[dur_idx], dur_lp
+
+    def _step_predictor(self, emit: Tensor) -> None:
+        """Feed each emitting stream's label to its predictor; the others keep theirs."""
+        if self.subset:
+            idx = emit.nonzero()[:, 0]
+            state = PredictorState(self.history[idx], self.h[idx], self.c[idx])
+            out, new = self.predictor.step(self.tok[idx], state)
+            self.dec.index_copy_(0, idx, self.joiner.pred_proj(out))
+            for buf, val in ((self.history, new.history), (self.h, new.h), (self.c, new.c)):
+                buf.index_copy_(0, idx, val)
+            return
+        old = PredictorState(self.history, self.h, self.c)
+        out, new = self.predictor.step(self.tok, old)
+        self.dec.copy_(torch.where(emit[:, None], self.joiner.pred_proj(out), self.dec))
+        new = new.where(emit, old)
+        for buf, val in ((self.history, new.history), (self.h, new.h), (self.c, new.c)):
+            buf.copy_(val)
+
+
+def drive(loop: LoopBuffers, find: Callable[[], None], emit_find: Callable[[], None],
+          fixed_capacity: bool) -> int:
+    """Run the loop to the end of the chunk: find until nobody searches, emit, repeat; emit steps.
+
+    `find` runs one find step, `emit_find` an emit step then a find step (eagerly or as graph
+    replays); the only host sync is reading the two flags after each.
+    """
+    find()
+    steps = 0
+    while True:
+        searching, active = loop.flags.tolist()
+        if searching:
+            find()
+        elif active:
+            if fixed_capacity and steps >= loop.rec[0].shape[0]:
+                raise RuntimeError("label loop ran out of record rows (bug: capacity bound violated)")
+            if not fixed_capacity:
+                loop.grow(steps + 1)
+            emit_find()
+            steps += 1
+        else:
+            return steps
+
+
+def _records(capacity: int, batch: int, device: torch.device) -> tuple[Tensor, ...]:
+    """Empty (K, B) records: token, global frame, confidence, duration, emitted."""
+    long = dict(dtype=torch.long, device=device)
+    return (torch.empty(capacity, batch, **long), torch.empty(capacity, batch, **long),
+            torch.empty(capacity, batch, device=device), torch.empty(capacity, batch, **long),
+            torch.empty(capacity, batch, dtype=torch.bool, device=device))
