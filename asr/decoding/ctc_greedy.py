@@ -78,6 +78,8 @@ class CTCGreedyDecoder(Decoder[CTCGreedyState]):
         if x.shape[2] <= self.cfg.blank:
             raise DecodingError(f"CTC logits have V={x.shape[2]}, too small for blank id {self.cfg.blank}")
         b, t, _ = x.shape
+        if t == 0:
+            return state
         logp = torch.log_softmax(x.float(), dim=-1)
         best_lp, ids = logp.max(dim=-1)                                     # (B, T)
         valid = torch.arange(t, device=x.device) < lens[:, None]
