@@ -56,3 +56,76 @@ def decode_in_chunks(decoder, x, x_lens, bounds, **init_kw):
         lens = (x_lens - a).clamp(0, b - a)
         state = decoder.decode_chunk(x[:, a:b], lens, state)
     return state
+
+
+def tiny_transducer(vocab: int, kind: str = "lstm", durations: tuple[int, ...] = (), enc_dim: int = 5,
+                    seed: int = 0, sharpness: float = 2.0):
+    """A random predictor + joiner (eval mode) with sharpened output logits."""
+    from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
+
+    torch.manual_seed(seed)
+    pred = Predictor(PredictorConfig(vocab, embed_dim=6, kind=kind, hidden=7, context_size=2, dropout=0.0))
+    joiner = Joiner(JoinerConfig(enc_dim, pred.out_dim, vocab, joint_dim=9, durations=durations))
+    with torch.no_grad():
+        joiner.out.weight.mul_(sharpness)
+    return pred.eval(), joiner.eval()
+
+
+class TransducerOracle:
+    """float64 copies of a predictor + joiner; log-probs of (frame, history) memoised."""
+
+    def __init__(self, pred, joiner, enc: torch.Tensor) -> None:
+        import copy
+
+        self.pred = copy.deepcopy(pred).double()
+        self.joiner = copy.deepcopy(joiner).double()
+        self.enc = enc.double()
+        self._out: dict[tuple[int, ...], tuple] = {}
+        self._lp: dict[tuple[int, tuple[int, ...]], tuple[list[float], list[float]]] = {}
+
+    @torch.no_grad()
+    def _pred_out(self, history: tuple[int, ...]):
+        if history not in self._out:
+            if not history:
+                self._out[history] = self.pred.step(torch.zeros(1, dtype=torch.long), self.pred.init_state(1))
+            else:
+                _, state = self._pred_out(history[:-1])
+                self._out[history] = self.pred.step(torch.tensor([history[-1]]), state)
+        return self._out[history]
+
+    @torch.no_grad()
+    def logprobs(self, t: int, history: tuple[int, ...]) -> tuple[list[float], list[float]]:
+        """(token log-probs (V), duration log-probs (D)) at frame t after emitting `history`."""
+        key = (t, history)
+        if key not in self._lp:
+            out, _ = self._pred_out(history)
+            logits = self.joiner(self.enc[t].view(1, 1, -1), out.view(1, 1, -1))[0, 0, 0]
+            tok, dur = self.joiner.split(logits)
+            self._lp[key] = (torch.log_softmax(tok, -1).tolist(),
+                             torch.log_softmax(dur, -1).tolist() if dur.numel() else [])
+        return self._lp[key]
+
+
+def modified_rnnt_sequences(oracle: TransducerOracle, n_t: int, vocab: int) -> dict[tuple[int, ...], float]:
+    """log sum over all alignments with <= 1 symbol per frame, per token sequence (all V^T paths)."""
+    acc: dict[tuple[int, ...], list[float]] = {}
+    for path in itertools.product(range(vocab), repeat=n_t):
+        hist, score = (), 0.0
+        for t, y in enumerate(path):
+            score += oracle.logprobs(t, hist)[0][y]
+            if y != 0:
+                hist = hist + (y,)
+        acc.setdefault(hist, []).append(score)
+    return {k: logsumexp(v) for k, v in acc.items()}
+
+
+def rnnt_greedy_one_symbol(oracle: TransducerOracle, n_t: int):
+    """Greedy decoding with at most one symbol per frame: tokens, frames, confidences, score."""
+    hist, frames, confs, score = (), [], [], 0.0
+    for t in range(n_t):
+        lp = oracle.logprobs(t, hist)[0]
+        y = max(range(len(lp)), key=lp.__getitem__)
+        score += lp[y]
+        if y != 0:
+            hist, frames, confs = hist + (y,), frames + [t], confs + [math.exp(lp[y])]
+    return list(hist), frames, confs, score
