@@ -33,13 +33,13 @@ class _CapturedLoop:
 
     def __init__(self, loop: LoopBuffers) -> None:
         self.loop = loop
-        side = torch.cuda.Stream(device=loop.enc.device)
-        side.wait_stream(torch.cuda.current_stream(loop.enc.device))
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up (cuBLAS/cuDNN workspaces) outside the capture
             for _ in range(2):
                 loop.find_step()
                 loop.emit_step()
-        torch.cuda.current_stream(loop.enc.device).wait_stream(side)
+        torch.cuda.current_stream().wait_stream(side)
         self.find = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.find):
             loop.find_step()
@@ -58,11 +58,12 @@ class GraphLoopRunner:
 
     def run(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> ChunkOutput:
         """The label loop over projected frames `enc` (B, T, J) with lengths `lens` (B,), on CUDA."""
-        captured = self._get(enc.shape[0], enc.shape[1], enc.device)
-        loop = captured.loop
-        loop.load(enc, lens, state)
-        steps = drive(loop, captured.find.replay, captured.emit_find.replay, fixed_capacity=True)
-        return loop.output(steps)
+        with torch.cuda.device(enc.device):
+            captured = self._get(enc.shape[0], enc.shape[1], enc.device)
+            loop = captured.loop
+            loop.load(enc, lens, state)
+            steps = drive(loop, captured.find.replay, captured.emit_find.replay, fixed_capacity=True)
+            return loop.output(steps)
 
     def _get(self, batch: int, frames: int, device: torch.device) -> _CapturedLoop:
         padded = -(-max(frames, 1) // _FRAME_BUCKET) * _FRAME_BUCKET

@@ -76,19 +76,19 @@ def decode_in_chunks(decoder: Decoder, xs: list[Tensor], seed: int, max_chunk: i
     state back with `select`.
     """
     rng = random.Random(seed)
-    width = xs[0].shape[1]
-    states = [decoder.init_state(1) for _ in xs]
+    width, device = xs[0].shape[1], xs[0].device
+    states = [decoder.init_state(1, device) for _ in xs]
     pos = [0] * len(xs)
     while any(p < len(x) for p, x in zip(pos, xs)):
         pick = rng.sample(range(len(xs)), rng.randint(1, len(xs)))
         lens = [min(rng.randint(0, max_chunk), len(xs[i]) - pos[i]) for i in pick]
         t = max(lens) + rng.randint(0, 2)
-        x = torch.randn(len(pick), t, width)
+        x = torch.randn(len(pick), t, width, device=device)
         for j, (i, n) in enumerate(zip(pick, lens)):
             x[j, :n] = xs[i][pos[i]:pos[i] + n]
             pos[i] += n
         state = type(states[0]).stack([states[i] for i in pick])
-        state = decoder.decode_chunk(x, torch.tensor(lens), state)
+        state = decoder.decode_chunk(x, torch.tensor(lens, device=device), state)
         for j, i in enumerate(pick):
             states[i] = state.select([j])
     return [decoder.best(s)[0] for s in states]
