@@ -20,9 +20,13 @@ from torch import Tensor
 
 from asr.decoding.context_graph import ContextGraph
 from asr.decoding.results import Hypothesis
+from asr.heads.joiner import Joiner
+from asr.heads.predictor import Predictor, PredictorState
+from asr.tokenizers.base import BLANK_ID
+from kernels.beam import log_softmax_topk
 
 __all__ = ["NO_TOKEN", "Seq", "Step", "extend_keys", "merge_equal", "context_bias", "advance_nodes",
-           "traceback", "final_penalties", "ranked_hypotheses"]
+           "traceback", "final_penalties", "ranked_hypotheses", "token_topk", "step_predictor"]
 
 NO_TOKEN = -1  # a step that emitted nothing (blank, or a hypothesis carried over unchanged)
 _P1, _M1 = 1_000_003, 2_147_483_647
@@ -159,3 +163,33 @@ def ranked_hypotheses(scores: Tensor, nodes: Tensor, seqs: list[list[Seq]],
                 for s, q, p in zip(row, seq_row, pen) if s > float("-inf")]
         out.append(sorted(hyps, key=lambda h: h.score, reverse=True))
     return out
+
+
+def token_topk(logits: Tensor, nodes: Tensor, contexts: Sequence[ContextGraph | None], k: int,
+               ) -> tuple[Tensor, Tensor, Tensor]:
+    """(ranking values, tokens, log-probs), each (B, W, K), of token logits (B, W, V).
+
+    Without hotwords the ranking values are the log-probs (kernels.log_softmax_topk: fused Triton on
+    CUDA); with them, the log-probs plus the hotword credit change of each token (torch).
+    """
+    bias = context_bias(contexts, nodes, logits.shape[-1])
+    if bias is None:
+        values, tokens = log_softmax_topk(logits, k)
+        return values, tokens, values
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    ranked, tokens = (logp + bias).topk(k, dim=-1)
+    return ranked, tokens, logp.gather(-1, tokens)
+
+
+def step_predictor(predictor: Predictor, joiner: Joiner, pred: PredictorState, pred_out: Tensor,
+                   parent: Tensor, tokens: Tensor, emit: Tensor) -> tuple[PredictorState, Tensor]:
+    """Predictor state (B*W rows) and projected output (B, W, J) of new hypotheses: each takes its
+    parent slot's (B, W) and, where `emit` (B, W), steps on its token (one batched step for all)."""
+    n_b, n_w = parent.shape
+    rows = (torch.arange(n_b, device=parent.device)[:, None] * n_w + parent).reshape(-1)
+    parents = pred.select(rows)
+    out_old = pred_out.reshape(n_b * n_w, -1).index_select(0, rows)
+    out, stepped = predictor.step(tokens.clamp_min(BLANK_ID).reshape(-1), parents)
+    mask = emit.reshape(-1)
+    out_new = torch.where(mask[:, None], joiner.pred_proj(out), out_old)
+    return stepped.where(mask, parents), out_new.view(n_b, n_w, -1)

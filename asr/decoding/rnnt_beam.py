@@ -34,10 +34,11 @@ from asr.decoding._beam_common import (
     Seq,
     Step,
     advance_nodes,
-    context_bias,
     extend_keys,
     merge_equal,
     ranked_hypotheses,
+    step_predictor,
+    token_topk,
     traceback,
 )
 from asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
@@ -46,7 +47,6 @@ from asr.decoding.results import Hypothesis
 from asr.heads.joiner import Joiner
 from asr.heads.predictor import Predictor, PredictorState
 from asr.tokenizers.base import BLANK_ID
-from kernels.beam import log_softmax_topk
 
 __all__ = ["ModifiedBeamConfig", "RNNTBeamState", "ModifiedBeamSearch"]
 
@@ -157,7 +157,7 @@ class ModifiedBeamSearch(Decoder[RNNTBeamState]):
         n_b, n_w = beam.scores.shape
         n_v = self.joiner.vocab_size
         k = min(n_w, n_v)
-        ranked, tokens, logp = _token_topk(self.joiner.joint(enc_t[:, None, :], beam.pred_out),
+        ranked, tokens, logp = token_topk(self.joiner.joint(enc_t[:, None, :], beam.pred_out),
                                            beam.nodes, contexts, k)
         cand = (beam.scores[:, :, None] + ranked).reshape(n_b, n_w * k)
         parent = torch.arange(n_w, device=cand.device).repeat_interleave(k).expand(n_b, -1)
@@ -171,23 +171,12 @@ class ModifiedBeamSearch(Decoder[RNNTBeamState]):
         emit = on & (tok.gather(1, sel) != BLANK_ID) & (scores > float("-inf"))
         tok = torch.where(emit, tok.gather(1, sel), NO_TOKEN)
         keys = torch.where(emit, keys.gather(1, sel), beam.keys.gather(1, parent))
-        pred, pred_out = self._step_predictor(beam, parent, tok, emit)
+        pred, pred_out = step_predictor(self.predictor, self.joiner, beam.pred, beam.pred_out, parent,
+                                        tok, emit)
         nodes = advance_nodes(contexts, beam.nodes.gather(1, parent), tok, n_v)
         conf = logp.reshape(n_b, -1).gather(1, sel).exp()
         step = Step(parent, tok, frame[:, None].expand(n_b, n_w), conf, torch.zeros_like(tok))
         return _Beam(scores, keys, nodes, pred, pred_out), step
-
-    def _step_predictor(self, beam: _Beam, parent: Tensor, tok: Tensor, emit: Tensor,
-                        ) -> tuple[PredictorState, Tensor]:
-        """Predictor state and projected output (B, W, J) of the new hypotheses (one batched step)."""
-        n_b, n_w = parent.shape
-        rows = (torch.arange(n_b, device=parent.device)[:, None] * n_w + parent).reshape(-1)
-        pred = beam.pred.select(rows)
-        out_old = beam.pred_out.reshape(n_b * n_w, -1).index_select(0, rows)
-        out, stepped = self.predictor.step(tok.clamp_min(BLANK_ID).reshape(-1), pred)
-        mask = emit.reshape(-1)
-        out_new = torch.where(mask[:, None], self.joiner.pred_proj(out), out_old)
-        return stepped.where(mask, pred), out_new.view(n_b, n_w, -1)
 
     def nbest(self, state: RNNTBeamState) -> list[list[Hypothesis]]:
         """The live hypotheses of each stream, best first (unfinished hotword matches taken back)."""
@@ -197,18 +186,3 @@ class ModifiedBeamSearch(Decoder[RNNTBeamState]):
         """The best hypothesis of each stream."""
         return [n[0] for n in self.nbest(state)]
 
-
-def _token_topk(logits: Tensor, nodes: Tensor, contexts: list[ContextGraph | None], k: int,
-                ) -> tuple[Tensor, Tensor, Tensor]:
-    """(ranking values, tokens, log-probs), each (B, W, K), of token logits (B, W, V).
-
-    Without hotwords the ranking values are the log-probs (fused kernel); with them, log-probs plus
-    the hotword credit change of each token.
-    """
-    bias = context_bias(contexts, nodes, logits.shape[-1])
-    if bias is None:
-        values, tokens = log_softmax_topk(logits, k)
-        return values, tokens, values
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    ranked, tokens = (logp + bias).topk(k, dim=-1)
-    return ranked, tokens, logp.gather(-1, tokens)

@@ -129,3 +129,55 @@ def rnnt_greedy_one_symbol(oracle: TransducerOracle, n_t: int):
         if y != 0:
             hist, frames, confs = hist + (y,), frames + [t], confs + [math.exp(lp[y])]
     return list(hist), frames, confs, score
+
+
+def tdt_sequences(oracle: TransducerOracle, n_t: int, vocab: int, durations: tuple[int, ...],
+                  max_symbols: int) -> dict[tuple[int, ...], float]:
+    """log sum over all TDT paths per token sequence, by recursion over (frame, history, symbols).
+
+    Blank needs d > 0; a token with d = 0 stays on the frame unless it is the frame's
+    `max_symbols`-th, which advances one frame; a path ends on reaching or passing frame n_t.
+    """
+    acc: dict[tuple[int, ...], list[float]] = {}
+
+    def walk(t, hist, sym, score):
+        if t >= n_t:
+            acc.setdefault(hist, []).append(score)
+            return
+        lp_v, lp_d = oracle.logprobs(t, hist)
+        for v in range(vocab):
+            for i, d in enumerate(durations):
+                if v == 0 and d == 0:
+                    continue
+                s = score + lp_v[v] + lp_d[i]
+                if v == 0:
+                    walk(t + d, hist, 0, s)
+                elif d > 0:
+                    walk(t + d, hist + (v,), 0, s)
+                elif sym + 1 == max_symbols:
+                    walk(t + 1, hist + (v,), 0, s)
+                else:
+                    walk(t, hist + (v,), sym + 1, s)
+
+    walk(0, (), 0, 0.0)
+    return {k: logsumexp(v) for k, v in acc.items()}
+
+
+def tdt_greedy(oracle: TransducerOracle, n_t: int, durations: tuple[int, ...], max_symbols: int):
+    """Greedy TDT (argmax token, argmax duration): tokens, frames, durations, score, and whether
+    it ever took blank with duration 0 (where greedy forces one frame)."""
+    t, sym, hist, frames, durs, score, blank_zero = 0, 0, (), [], [], 0.0, False
+    while t < n_t:
+        lp_v, lp_d = oracle.logprobs(t, hist)
+        v = max(range(len(lp_v)), key=lp_v.__getitem__)
+        i = max(range(len(lp_d)), key=lp_d.__getitem__)
+        d, score = durations[i], score + lp_v[v] + lp_d[i]
+        if v == 0:
+            blank_zero |= d == 0
+            t, sym = t + max(d, 1), 0
+            continue
+        hist, frames, durs = hist + (v,), frames + [t], durs + [d]
+        sym = sym + 1 if d == 0 else 0
+        if d > 0 or sym == max_symbols:
+            t, sym = t + max(d, 1), 0
+    return list(hist), frames, durs, score, blank_zero
