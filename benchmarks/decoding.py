@@ -34,6 +34,9 @@ from _common import apply_threads, fmt, fmt_ratio, median_ms, print_table, time_
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from asr.decoding import CTCGreedyDecoder, Decoder, Hypothesis, RNNTGreedyDecoder, TDTGreedyDecoder  # noqa: E402
+from asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch  # noqa: E402
+from asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch  # noqa: E402
+from asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch  # noqa: E402
 from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig  # noqa: E402
 
 __all__ = ["Case", "Setup", "CASE_BUILDERS", "main"]
@@ -86,7 +89,21 @@ def greedy_cases(s: Setup) -> list[Case]:
     ]
 
 
-CASE_BUILDERS: list[Callable[[Setup], list[Case]]] = [greedy_cases]
+def beam_cases(s: Setup) -> list[Case]:
+    """Beam 4: CTC prefix beam search, RNN-T modified beam search, TDT beam search (realistic head)."""
+    p = s.predictor
+    topk = "fused Triton log-softmax + top-k" if s.enc.is_cuda else "torch log-softmax + top-k"
+    return [
+        Case("CTC prefix beam search, beam 4", CTCPrefixBeamSearch(CTCBeamConfig(beam=4)), s.ctc_logits,
+             s.lens, "python loop over prefixes, batched top-k"),
+        Case("RNN-T modified beam search, beam 4", ModifiedBeamSearch(p, s.rnnt, ModifiedBeamConfig(beam=4)),
+             s.enc, s.lens, topk),
+        Case("TDT beam search, beam 4", TDTBeamSearch(p, s.tdt_biased, TDTBeamConfig(beam=4)), s.enc, s.lens,
+             "realistic duration head"),
+    ]
+
+
+CASE_BUILDERS: list[Callable[[Setup], list[Case]]] = [greedy_cases, beam_cases]
 
 
 @torch.no_grad()

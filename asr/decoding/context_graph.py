@@ -29,14 +29,7 @@ from torch import Tensor
 
 from asr.tokenizers.base import BLANK_ID, Tokenizer
 
-__all__ = ["ContextConfig", "ContextGraph"]
-
-
-@dataclass(frozen=True)
-class ContextConfig:
-    """Hotword settings: the default boost per matched token (log-score units)."""
-
-    boost: float = 2.0
+__all__ = ["ContextGraph"]
 
 
 @dataclass
@@ -52,7 +45,8 @@ class _Tree:
 class ContextGraph:
     """Aho-Corasick automaton over token-id phrases with per-token boosts (see the module docstring).
 
-    Build it once per set of hotwords and share it between streams; it is immutable.
+    `boosts`: one per phrase, or one for all, in log-score units per matched token. Build it once
+    per set of hotwords and share it between streams; it is immutable.
     """
 
     root = 0
