@@ -7,9 +7,11 @@ import pytest
 import torch
 from beam_oracles import ctc_greedy, ctc_sequence_logprobs, decode_in_chunks, random_splits
 
+from asr.decoding import CTCGreedyDecoder, to_result
 from asr.decoding.base import DecodingError
 from asr.decoding.context_graph import ContextGraph
 from asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch
+from asr.tokenizers import CharTokenizer
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -55,6 +57,32 @@ def test_beam_one_equals_greedy_on_peaked_frames(seed):
             while run_end + 1 < n_t and peaks[b, run_end + 1] == tok:
                 run_end += 1
             assert c == pytest.approx(float(probs[b, f:run_end + 1, tok].max()), rel=1e-5)
+
+
+def test_beam_one_equals_the_greedy_decoder_on_peaked_frames():
+    torch.manual_seed(4)
+    peaks = torch.randint(0, 6, (3, 40))
+    logits = torch.randn(3, 40, 6) * 0.5 + 8.0 * torch.nn.functional.one_hot(peaks, 6)
+    lens = torch.tensor([40, 25, 9])
+    beam = CTCPrefixBeamSearch(CTCBeamConfig(beam=1)).decode(logits, lens)
+    greedy = CTCGreedyDecoder().decode(logits, lens)
+    for b, g in zip(beam, greedy):
+        assert (b.tokens, b.frames) == (g.tokens, g.frames)
+        assert b.confidences == pytest.approx(g.confidences, rel=1e-5)
+
+
+def test_results_have_word_times_inside_the_audio():
+    tok = CharTokenizer(list("ab "))
+    torch.manual_seed(6)
+    logits = torch.randn(1, 30, tok.vocab_size) * 3
+    dec = CTCPrefixBeamSearch(CTCBeamConfig(beam=4))
+    nbest = dec.nbest(dec.decode_chunk(logits, None, dec.init_state(1)))[0]
+    res = to_result(nbest[0], tok, 0.04, nbest[1:])
+    assert len(res.nbest) == len(nbest) - 1
+    ends = [e for _, e in res.token_times]
+    assert all(0 <= s < e <= 30 * 0.04 + 1e-9 for s, e in res.token_times) and ends == sorted(ends)
+    for w in res.words:
+        assert 0 <= w.start_s < w.end_s <= 30 * 0.04 + 1e-9 and 0 < w.confidence <= 1
 
 
 @pytest.mark.parametrize("seed", range(8))

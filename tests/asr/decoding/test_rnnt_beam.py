@@ -14,6 +14,7 @@ from beam_oracles import (
     tiny_transducer,
 )
 
+from asr.decoding import RNNTGreedyDecoder
 from asr.decoding.base import DecodingError
 from asr.decoding.context_graph import ContextGraph
 from asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch
@@ -49,6 +50,19 @@ def test_beam_one_equals_greedy_with_one_symbol_per_frame(kind, seed):
         assert (hyps[b].tokens, hyps[b].frames) == (tokens, frames)
         assert hyps[b].confidences == pytest.approx(confs, rel=1e-4)
         assert hyps[b].score == pytest.approx(score, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "stateless"])
+def test_beam_one_equals_the_greedy_decoder_with_one_symbol_per_frame(kind):
+    pred, joiner = tiny_transducer(8, kind, seed=9)
+    enc = torch.randn(4, 20, 5)
+    lens = torch.tensor([20, 11, 0, 17])
+    beam = ModifiedBeamSearch(pred, joiner, ModifiedBeamConfig(beam=1)).decode(enc, lens)
+    greedy = RNNTGreedyDecoder(pred, joiner, max_symbols_per_frame=1).decode(enc, lens)
+    for b, g in zip(beam, greedy):
+        assert (b.tokens, b.frames) == (g.tokens, g.frames)
+        assert b.confidences == pytest.approx(g.confidences, rel=1e-5)
+        assert b.score == pytest.approx(g.score, abs=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "stateless"])
