@@ -52,8 +52,8 @@ class _CapturedLoop:
 class GraphLoopRunner:
     """Label loops on CUDA run as graph replays; graphs are cached per (B, padded T)."""
 
-    def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols: int) -> None:
-        self.predictor, self.joiner, self.max_symbols = predictor, joiner, max_symbols
+    def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols: int, window: int) -> None:
+        self.predictor, self.joiner, self.max_symbols, self.window = predictor, joiner, max_symbols, window
         self._cache: OrderedDict[tuple, _CapturedLoop] = OrderedDict()
 
     def run(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> ChunkOutput:
@@ -74,7 +74,7 @@ class GraphLoopRunner:
         # Each emit step advances some stream by a frame or adds a label to its frame: at most
         # max_symbols per frame, so padded * max_symbols rows always suffice.
         loop = LoopBuffers(self.predictor, self.joiner, batch, padded, capacity=padded * self.max_symbols,
-                           max_symbols=self.max_symbols, device=device, subset=False)
+                           max_symbols=self.max_symbols, window=self.window, device=device, subset=False)
         self._cache[key] = _CapturedLoop(loop)
         if len(self._cache) > _MAX_GRAPHS:
             self._cache.popitem(last=False)

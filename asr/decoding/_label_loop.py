@@ -6,9 +6,12 @@ Label looping (NeMo's batched greedy; Xu et al. 2023 for TDT frame skipping): ea
 frame index t. A *find* step joins, for every stream still searching, frame t with the current
 predictor output and takes the argmax token (and, for TDT, the argmax duration, separately);
 streams whose argmax is blank advance t by the duration (at least 1; RNN-T: 1) and search again,
-without touching the predictor. When no stream is searching, an *emit* step records the label of
-every active stream, advances t by the label's duration (RNN-T: 0), forces one frame forward after
-`max_symbols` labels on the same frame, and steps the predictor of the emitting streams only.
+without touching the predictor. Since the predictor output is fixed during the search, a find
+step joins a window of W frames t .. t+W-1 at once and follows the blank jumps inside it by
+pointer doubling (W = 1 is the one-frame step; results do not depend on W). When no stream is
+searching, an *emit* step records the label of every active stream, advances t by the label's
+duration (RNN-T: 0), forces one frame forward after `max_symbols` labels on the same frame, and
+steps the predictor of the emitting streams only.
 RNN-T is TDT with every duration 0 (blanks still advance one frame).
 
 Every step reads and writes only the tensors held here and never waits on the host, so the steps
@@ -52,9 +55,9 @@ class LoopBuffers:
     """Fixed-size buffers of one label loop over (B, T) and its two steps (see the module docstring)."""
 
     def __init__(self, predictor: Predictor, joiner: Joiner, batch: int, frames: int, *, capacity: int,
-                 max_symbols: int, device: torch.device, subset: bool) -> None:
+                 max_symbols: int, window: int, device: torch.device, subset: bool) -> None:
         self.predictor, self.joiner = predictor, joiner
-        self.max_symbols, self.subset, self.frames = max_symbols, subset, frames
+        self.max_symbols, self.subset, self.frames, self.window = max_symbols, subset, frames, window
         self.blank = 0
         self.tdt = bool(joiner.durations)
         dtype = joiner.out.weight.dtype
@@ -73,6 +76,9 @@ class LoopBuffers:
         self.k = torch.zeros(1, **long)
         self.rows = torch.arange(batch, **long)
         self.dvals = torch.tensor(joiner.durations or (0,), **long)
+        self.pos = torch.arange(window, **long)
+        self.tail = torch.arange(window, window + max(max(joiner.durations or (1,)), 1), **long)
+        self.doublings = max(window - 1, 0).bit_length()  # 2**doublings >= window jumps
         self.rec = _records(capacity, batch, device)
 
     def load(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> None:
@@ -89,22 +95,18 @@ class LoopBuffers:
         self.m.copy_(self.t < self.lens)
 
     def find_step(self) -> None:
-        """Searching streams (`m`) join frame t; blanks advance t and keep searching."""
+        """Searching streams (`m`) look for their next label over the next `window` frames at once."""
         m = self.m
-        if self.subset:
-            idx = m.nonzero()[:, 0]
-            for buf, val in zip((self.tok, self.tok_lp, self.dur, self.dur_lp), self._choose(idx)):
-                buf.index_copy_(0, idx, val)
-        else:
-            for buf, val in zip((self.tok, self.tok_lp, self.dur, self.dur_lp), self._choose(None)):
-                buf.copy_(torch.where(m, val, buf))
-        blank = m & (self.tok == self.blank)
-        self.t.add_(torch.where(blank, self.dur.clamp(min=1), 0))
-        self.score.add_(torch.where(blank, (self.tok_lp + self.dur_lp).double(), 0.0))
-        self.symbols.masked_fill_(blank, 0)
-        active = self.t < self.lens
-        self.m.copy_(blank & active)
-        self.flags.copy_(torch.stack([self.m.any(), active.any()]))
+        idx = m.nonzero()[:, 0] if self.subset else self.rows
+        t, lens = self.t[idx], self.lens[idx]
+        adv, blank_lp, found, picks = self._search(idx, t, lens)
+        for buf, val in zip((self.tok, self.tok_lp, self.dur, self.dur_lp), picks):
+            self._put(buf, idx, val)
+        self._put(self.score, idx, self.score[idx] + blank_lp)
+        self._put(self.symbols, idx, torch.where(adv > 0, 0, self.symbols[idx]))
+        self._put(self.t, idx, t + adv)
+        self._put(self.m, idx, ~found & (t + adv < lens))
+        self.flags.copy_(torch.stack([self.m.any(), (self.t < self.lens).any()]))
 
     def emit_step(self) -> None:
         """Every active stream (all hold a label now) emits it, advances and steps its predictor."""
@@ -132,19 +134,47 @@ class LoopBuffers:
         return ChunkOutput(self.t.clone(), self.score.clone(), self.dec.clone(), pred,
                            *(r[:steps].clone() for r in self.rec))
 
-    def _choose(self, idx: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Argmax token, its log-prob, argmax duration (frames) and its log-prob, for rows `idx` (all)."""
-        t = self.t.clamp(max=self.frames - 1)
-        if idx is None:
-            enc, dec = self.enc[self.rows, t], self.dec
-        else:
-            enc, dec = self.enc[idx, t[idx]], self.dec[idx]
-        tok_logits, dur_logits = self.joiner.split(self.joiner.joint(enc, dec))
+    def _search(self, idx: Tensor, t: Tensor, lens: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple]:
+        """Walk rows `idx` from frames `t` (n,) over blanks within the window.
+
+        Joins frames t .. t+W-1 with each row's (fixed) predictor output, takes the argmax token
+        and duration per frame, and follows blank jumps (max(duration, 1) frames) by pointer
+        doubling until a label, the stream's end `lens` or the window's end. Returns the frames
+        advanced (n,), the blank log-probs summed on the way (n,) float64, whether a label was
+        found (n,), and (token, log-prob, duration, log-prob) at the stop (n,) each.
+        """
+        w = self.window
+        frames = t[:, None] + self.pos                                          # (n, W)
+        valid = frames < lens[:, None]
+        enc = self.enc[idx[:, None], frames.clamp(max=self.frames - 1)]         # (n, W, J)
+        tok_logits, dur_logits = self.joiner.split(self.joiner.joint(enc, self.dec[idx][:, None]))
         tok_lp, tok = torch.log_softmax(tok_logits.float(), dim=-1).max(dim=-1)
-        if not self.tdt:
-            return tok, tok_lp, torch.zeros_like(tok), torch.zeros_like(tok_lp)
-        dur_lp, dur_idx = torch.log_softmax(dur_logits.float(), dim=-1).max(dim=-1)
-        return tok, tok_lp, self.dvals[dur_idx], dur_lp
+        if self.tdt:
+            dur_lp, dur_idx = torch.log_softmax(dur_logits.float(), dim=-1).max(dim=-1)
+            dur = self.dvals[dur_idx]
+        else:
+            dur, dur_lp = torch.zeros_like(tok), torch.zeros_like(tok_lp)
+        blank = valid & (tok == self.blank)
+        # positions 0..W-1 are window frames, W.. are exits past the window; stops point to themselves
+        step = torch.where(blank, dur.clamp(min=1), 0)
+        nxt = torch.cat([self.pos + step, self.tail.expand(len(idx), -1)], 1)
+        acc = torch.cat([torch.where(blank, (tok_lp + dur_lp).double(), 0.0),
+                         torch.zeros(len(idx), self.tail.shape[0], dtype=torch.float64, device=t.device)], 1)
+        for _ in range(self.doublings):
+            acc = acc + acc.gather(1, nxt)
+            nxt = nxt.gather(1, nxt)
+        adv = nxt[:, 0]
+        at = adv.clamp(max=w - 1)[:, None]
+        found = (adv < w) & valid.gather(1, at)[:, 0]
+        picks = tuple(x.gather(1, at)[:, 0] for x in (tok, tok_lp, dur, dur_lp))
+        return adv, acc[:, 0], found, picks
+
+    def _put(self, buf: Tensor, idx: Tensor, val: Tensor) -> None:
+        """buf[idx] = val for the searching rows (subset mode: `idx` are they; else all rows, masked by m)."""
+        if self.subset:
+            buf.index_copy_(0, idx, val)
+        else:
+            buf.copy_(torch.where(self.m, val, buf))
 
     def _step_predictor(self, emit: Tensor) -> None:
         """Feed each emitting stream's label to its predictor; the others keep theirs."""

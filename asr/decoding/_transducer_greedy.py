@@ -62,11 +62,13 @@ class GreedyCore:
             return frame_loop(self.predictor, self.joiner, enc, lens, state, cfg.max_symbols_per_frame)
         if enc.is_cuda and cfg.cuda_graphs and torch.cuda.is_available():
             if self._graphs is None:
-                self._graphs = GraphLoopRunner(self.predictor, self.joiner, cfg.max_symbols_per_frame)
+                self._graphs = GraphLoopRunner(self.predictor, self.joiner, cfg.max_symbols_per_frame,
+                                               cfg.window)
             return self._graphs.run(enc, lens, state)
         subset = cfg.rows == "subset" or (cfg.rows == "auto" and not enc.is_cuda)
         loop = LoopBuffers(self.predictor, self.joiner, enc.shape[0], enc.shape[1], capacity=enc.shape[1] + 1,
-                           max_symbols=cfg.max_symbols_per_frame, device=enc.device, subset=subset)
+                           max_symbols=cfg.max_symbols_per_frame, window=cfg.window, device=enc.device,
+                           subset=subset)
         loop.load(enc, lens, state)
 
         def emit_find() -> None:

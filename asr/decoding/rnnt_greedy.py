@@ -34,11 +34,11 @@ class RNNTGreedyDecoder(Decoder[TransducerGreedyState]):
     """
 
     def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols_per_frame: int = 10, *,
-                 frame_looping: bool = False, cuda_graphs: bool = True,
+                 frame_looping: bool = False, window: int = 4, cuda_graphs: bool = True,
                  rows: Literal["auto", "subset", "masked"] = "auto") -> None:
         if joiner.durations:
             raise DecodingError("this joiner has TDT durations: decode it with TDTGreedyDecoder")
-        self.cfg = TransducerGreedyConfig(max_symbols_per_frame, frame_looping, cuda_graphs, rows)
+        self.cfg = TransducerGreedyConfig(max_symbols_per_frame, frame_looping, window, cuda_graphs, rows)
         self._core = GreedyCore(predictor, joiner, self.cfg)
 
     def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> TransducerGreedyState:

@@ -34,10 +34,11 @@ class TDTGreedyDecoder(Decoder[TransducerGreedyState]):
     """
 
     def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols_per_frame: int = 10, *,
-                 cuda_graphs: bool = True, rows: Literal["auto", "subset", "masked"] = "auto") -> None:
+                 window: int = 4, cuda_graphs: bool = True,
+                 rows: Literal["auto", "subset", "masked"] = "auto") -> None:
         if not joiner.durations:
             raise DecodingError("this joiner has no TDT durations: decode it with RNNTGreedyDecoder")
-        self.cfg = TransducerGreedyConfig(max_symbols_per_frame, False, cuda_graphs, rows)
+        self.cfg = TransducerGreedyConfig(max_symbols_per_frame, False, window, cuda_graphs, rows)
         self._core = GreedyCore(predictor, joiner, self.cfg)
 
     def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> TransducerGreedyState:

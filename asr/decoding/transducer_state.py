@@ -31,20 +31,27 @@ class TransducerGreedyConfig:
 
     max_symbols_per_frame: labels emitted on one frame before the frame is forced forward.
     frame_looping: RNN-T only; the classic per-frame loop (oracle and speed baseline) instead of
-    label looping. cuda_graphs: on CUDA, replay the label loop's steps as CUDA graphs. rows:
-    "subset" computes only the streams taking part in a step (an index per step: good on CPU),
-    "masked" computes every stream and keeps results with `torch.where` (no host syncs: good on
-    GPU), "auto" picks by device.
+    label looping.
+    window: frames a searching stream joins at once in one step of the blank search (its
+    predictor output is fixed meanwhile, so this changes no result; 1 is NeMo's one-frame step,
+    larger windows take fewer, bigger steps and waste the frames past the label found).
+    cuda_graphs: on CUDA, replay the label loop's steps as CUDA graphs.
+    rows: "subset" computes only the streams taking part in a step (an index per step: good on
+    CPU), "masked" computes every stream and keeps results with `torch.where` (no host syncs:
+    good on GPU), "auto" picks by device.
     """
 
     max_symbols_per_frame: int = 10
     frame_looping: bool = False
+    window: int = 4
     cuda_graphs: bool = True
     rows: Literal["auto", "subset", "masked"] = "auto"
 
     def __post_init__(self) -> None:
         if self.max_symbols_per_frame < 1:
             raise DecodingError(f"max_symbols_per_frame must be >= 1, got {self.max_symbols_per_frame}")
+        if self.window < 1:
+            raise DecodingError(f"window must be >= 1 frame, got {self.window}")
         if self.rows not in ("auto", "subset", "masked"):
             raise DecodingError(f"rows must be 'auto', 'subset' or 'masked', got {self.rows!r}")
 

@@ -27,12 +27,12 @@ def test_label_looping_equals_frame_looping_and_oracle(kind, blank_bias):
     pred, joiner = tiny_transducer(kind, blank_bias=blank_bias, seed=1)
     x, lens = ragged(4, 16, ENC_DIM)
     frame = RNNTGreedyDecoder(pred, joiner, 3, frame_looping=True).decode(x, lens)
-    subset = RNNTGreedyDecoder(pred, joiner, 3, rows="subset").decode(x, lens)
-    masked = RNNTGreedyDecoder(pred, joiner, 3, rows="masked").decode(x, lens)
+    label = [RNNTGreedyDecoder(pred, joiner, 3, rows=rows, window=w).decode(x, lens)
+             for rows in ("subset", "masked") for w in (1, 3, 8)]
     assert sum(len(h.tokens) for h in frame) > 10
     for b in range(4):
         want = greedy_oracle(pred, joiner, x[b, :lens[b]], 3)
-        for got in (frame[b], subset[b], masked[b]):
+        for got in (frame[b], *(hyps[b] for hyps in label)):
             assert_same_hyp(got, want)
 
 
