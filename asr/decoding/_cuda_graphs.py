@@ -28,6 +28,10 @@ _FRAME_BUCKET = 64
 _MAX_GRAPHS = 8
 
 
+class GraphCaptureError(RuntimeError):
+    """The label loop's steps could not be captured as CUDA graphs (the message carries the cause)."""
+
+
 class _CapturedLoop:
     """One `LoopBuffers` and its captured `find` and `emit_find` graphs."""
 
@@ -75,7 +79,10 @@ class GraphLoopRunner:
         # max_symbols per frame, so padded * max_symbols rows always suffice.
         loop = LoopBuffers(self.predictor, self.joiner, batch, padded, capacity=padded * self.max_symbols,
                            max_symbols=self.max_symbols, window=self.window, device=device, subset=False)
-        self._cache[key] = _CapturedLoop(loop)
+        try:
+            self._cache[key] = _CapturedLoop(loop)
+        except RuntimeError as e:
+            raise GraphCaptureError(str(e)) from e
         if len(self._cache) > _MAX_GRAPHS:
             self._cache.popitem(last=False)
         return self._cache[key]

@@ -5,10 +5,12 @@ B: batch (streams), T: frames of the chunk, E: encoder width, J: joiner width.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
-from asr.decoding._cuda_graphs import GraphLoopRunner
+from asr.decoding._cuda_graphs import GraphCaptureError, GraphLoopRunner
 from asr.decoding._frame_loop import frame_loop
 from asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
 from asr.decoding.base import DecodingError, check_chunk
@@ -33,6 +35,7 @@ class GreedyCore:
         self.predictor, self.joiner, self.cfg = predictor, joiner, cfg
         self.tdt = bool(joiner.durations)
         self._graphs: GraphLoopRunner | None = None
+        self._graphs_failed = False
 
     @torch.no_grad()
     def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> TransducerGreedyState:
@@ -60,11 +63,16 @@ class GreedyCore:
         cfg = self.cfg
         if cfg.frame_looping:
             return frame_loop(self.predictor, self.joiner, enc, lens, state, cfg.max_symbols_per_frame)
-        if enc.is_cuda and cfg.cuda_graphs and torch.cuda.is_available():
+        if enc.is_cuda and cfg.cuda_graphs and not self._graphs_failed and torch.cuda.is_available():
             if self._graphs is None:
                 self._graphs = GraphLoopRunner(self.predictor, self.joiner, cfg.max_symbols_per_frame,
                                                cfg.window)
-            return self._graphs.run(enc, lens, state)
+            try:
+                return self._graphs.run(enc, lens, state)
+            except GraphCaptureError as e:  # e.g. a predictor whose ops cannot be captured
+                warnings.warn(f"CUDA graph capture failed, decoding eagerly from now on: {e}", RuntimeWarning,
+                              stacklevel=3)
+                self._graphs_failed = True
         subset = cfg.rows == "subset" or (cfg.rows == "auto" and not enc.is_cuda)
         loop = LoopBuffers(self.predictor, self.joiner, enc.shape[0], enc.shape[1], capacity=enc.shape[1] + 1,
                            max_symbols=cfg.max_symbols_per_frame, window=cfg.window, device=enc.device,

@@ -119,6 +119,7 @@ def test_bad_input_is_refused_with_a_clear_error():
 
 
 @pytest.mark.gpu
+@pytest.mark.filterwarnings("error:CUDA graph capture failed")
 def test_cuda_graph_path_equals_eager_paths():
     pred, joiner = tiny_transducer("lstm", blank_bias=1.0)
     pred, joiner = pred.cuda(), joiner.cuda()

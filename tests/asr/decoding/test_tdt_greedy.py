@@ -18,6 +18,8 @@ from decoding_helpers import (
 )
 
 from asr.decoding import DecodingError, RNNTGreedyDecoder, TDTGreedyDecoder
+from asr.decoding._label_loop import LoopBuffers, drive
+from asr.decoding._transducer_greedy import _finish
 from asr.heads import Joiner, JoinerConfig
 
 DURATIONS = (0, 1, 2, 3, 4)
@@ -119,6 +121,7 @@ def test_needs_a_tdt_joiner():
 
 
 @pytest.mark.gpu
+@pytest.mark.filterwarnings("error:CUDA graph capture failed")
 def test_cuda_graph_path_equals_eager_paths():
     pred, joiner = tiny_transducer("lstm", durations=DURATIONS, blank_bias=0.5)
     pred, joiner = pred.cuda(), joiner.cuda()
@@ -135,3 +138,26 @@ def test_cuda_graph_path_equals_eager_paths():
     chunked = decode_in_chunks(graph, [x[b, :lens[b]] for b in range(6)], seed=0, max_chunk=9)
     for got, w in zip(chunked, want):
         assert_same_hyp(got, w)
+
+
+@pytest.mark.parametrize("durations", [(), DURATIONS])
+def test_graph_layout_on_cpu_equals_decoder(durations):
+    """The CUDA-graph runner's layout (frames padded, masked rows, fixed record rows), run eagerly."""
+    pred, joiner = tiny_transducer("lstm", durations=durations, blank_bias=0.0, seed=9)
+    cls = TDTGreedyDecoder if durations else RNNTGreedyDecoder
+    decoder = cls(pred, joiner, 3)
+    x, lens = ragged(4, 21, ENC_DIM)
+    state = decoder.init_state(4)
+    with torch.no_grad():
+        loop = LoopBuffers(pred, joiner, 4, 64, capacity=64 * 3, max_symbols=3, window=4,
+                           device=torch.device("cpu"), subset=False)
+        loop.load(joiner.enc_proj(x), lens, state)
+
+        def emit_find():
+            loop.emit_step()
+            loop.find_step()
+
+        steps = drive(loop, loop.find_step, emit_find, fixed_capacity=True)
+    got = decoder.best(_finish(state, lens, loop.output(steps), bool(durations)))
+    for g, w in zip(got, decoder.decode(x, lens)):
+        assert_same_hyp(g, w)
