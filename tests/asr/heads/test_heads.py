@@ -53,7 +53,7 @@ def test_state_select_stack_where(kind):
     both = PredictorState.stack(parts)
     out_both, _ = pred.step(torch.tensor([6, 6, 6]), both)
     out_all, _ = pred.step(torch.tensor([6, 6, 6, 6]), state)
-    torch.testing.assert_close(out_both, out_all[[2, 0, 3]], rtol=0, atol=0)
+    torch.testing.assert_close(out_both, out_all[[2, 0, 3]], rtol=1e-6, atol=1e-6)  # batch size changes bits
     _, moved = pred.step(torch.tensor([7, 7, 7, 7]), state)
     mixed = moved.where(torch.tensor([True, False, True, False]), state)
     for i, src in enumerate([moved, state, moved, state]):
