@@ -1,0 +1,98 @@
+"""Exact resume: a run interrupted after a checkpoint and restarted ends with the same weights and losses.
+
+The oracle is the uninterrupted run with the same settings (CPU, same thread count). The run is
+cut in the middle of an epoch, between two checkpoints, so the restart must restore the optimizer,
+the data position, the RNGs (dropout, look-ahead choice) and drop the metrics of the lost steps.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from training_helpers import needs_espeak, train_config, write_corpus
+
+from asr import load_model
+from asr.config import from_dict
+from asr.training import TrainConfig, train
+from asr.training.checkpoints import list_checkpoints
+
+pytestmark = needs_espeak
+
+
+class _Crash(Exception):
+    pass
+
+
+def _config(corpus, out, **top):
+    # dropout on and two look-aheads: the restart must restore torch's and python's RNGs
+    data = train_config(corpus, out, max_steps=6, data__max_frames=120, checkpoint__every_n_steps=2, **top)
+    data["model"]["encoder"].update(dropout=0.1, dropout_att=0.1)
+    return from_dict(TrainConfig, data, "config")
+
+
+def _crash_at(step):
+    def echo(line):
+        if line.startswith(f"step {step}/"):
+            raise _Crash(line)
+    return echo
+
+
+def _losses(out):
+    lines = (json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines())
+    return {r["step"]: r["loss"] for r in lines if "loss" in r}
+
+
+def _weights(out):
+    return load_model(list_checkpoints(out)[-1][1]).state_dict()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "a"
+    result = train(_config(corpus, out), echo=lambda line: None)
+    assert result.step == 6
+    return out
+
+
+def _assert_same(a, b):
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    differ = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not differ, f"weights differ after resume: {differ[:5]}"
+    assert _losses(a) == _losses(b)
+
+
+def test_interrupted_mid_epoch_then_resumed_matches_uninterrupted(corpus, uninterrupted, tmp_path):
+    out = tmp_path / "b"
+    with pytest.raises(_Crash):
+        train(_config(corpus, out), echo=_crash_at(4))  # 3 batches an epoch: checkpoint 2 is mid-epoch
+    assert [s for s, _ in list_checkpoints(out)] == [2]
+    assert max(_losses(out)) == 3  # step 3 was logged, then lost; step 4 crashed before its record
+    result = train(_config(corpus, out), echo=lambda line: None)
+    assert result.step == 6
+    _assert_same(uninterrupted, out)
+    assert sorted(_losses(out)) == list(range(1, 7))  # lost steps' records replaced, not duplicated
+
+
+def test_worker_processes_change_nothing_and_resume_exactly(corpus, uninterrupted, tmp_path):
+    out = tmp_path / "w"
+    with pytest.raises(_Crash):
+        train(_config(corpus, out, data__num_workers=2), echo=_crash_at(4))
+    train(_config(corpus, out, data__num_workers=2), echo=lambda line: None)
+    _assert_same(uninterrupted, out)
+
+
+def test_a_finished_run_is_not_trained_again(corpus, uninterrupted):
+    before = _weights(uninterrupted)
+    lines = []
+    result = train(_config(corpus, uninterrupted), echo=lines.append)
+    assert result.step == 6 and any("already trained to step 6" in line for line in lines)
+    after = _weights(uninterrupted)
+    assert all(torch.equal(before[k], after[k]) for k in before)
