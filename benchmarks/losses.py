@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--shape", action="append", default=None, metavar="B,T,U,V", help="override the shapes")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="torch + numba threads, the same for both sides (default: all cores)")
-    ap.add_argument("--repeats", type=int, default=None, help="timed repeats of ours (default 3, quick 2)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats of ours (default 3; cuda 20; quick 2)")
     ap.add_argument("--peer-repeats", type=int, default=None,
                     help="timed repeats of a peer (default 3, quick 0)")
     ap.add_argument("--peer-budget-s", type=float, default=30.0,
@@ -62,7 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         SHAPES[-1:] if args.quick else SHAPES)
     if any(len(s) != 4 for s in args.shapes):
         ap.error("--shape takes B,T,U,V")
-    args.repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else (20 if args.device == "cuda" else 3)
     args.peer_repeats = args.peer_repeats if args.peer_repeats is not None else (0 if args.quick else 3)
     return args
 
