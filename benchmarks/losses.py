@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--shape", action="append", default=None, metavar="B,T,U,V", help="override the shapes")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="torch + numba threads, the same for both sides (default: all cores)")
-    ap.add_argument("--repeats", type=int, default=None, help="timed repeats of ours (default 3; cuda 20; quick 2)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed repeats of ours (default 3; cuda 20; quick 2)")
     ap.add_argument("--peer-repeats", type=int, default=None,
                     help="timed repeats of a peer (default 3, quick 0)")
     ap.add_argument("--peer-budget-s", type=float, default=30.0,
