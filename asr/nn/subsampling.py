@@ -1,7 +1,9 @@
 """Convolutional subsampling: conv2d 4x/8x ("striding") and depthwise-striding 8x ("dw_striding").
 
-Each stage halves time with a 3x3 conv of stride 2 (frequency padded by 1 on both sides).
-Non-causal: time padded by 1 on both sides. Causal: time padded by 2 on the left only, so stage
+Each stage halves time with a 3x3 conv of stride 2. Non-causal: time and frequency padded by 1
+on both sides. Causal: frequency padded by (2, 1) as NeMo's CausalConv2D does (so NeMo
+checkpoints' projection shapes fit), time padded by 2 on the left only (NeMo also pads 1 on the
+right, which makes a last frame out of padding; we do not), so stage
 output j depends on stage inputs 2j-2 .. 2j. With n stages and S = 2**n, output frame k then
 depends on raw frames S*k - 2*(S-1) .. S*k: it is ready as soon as raw frame S*k arrives, and a
 stream of n raw frames has produced ceil(n / S) output frames (the offline length too).
@@ -45,6 +47,7 @@ class ConvSubsampling(nn.Module):
             raise ValueError(f"unknown subsampling {kind!r}; expected one of {SUBSAMPLING_KINDS}")
         if factor < 2 or factor & (factor - 1):
             raise ValueError(f"subsampling_factor must be a power of 2 >= 2, got {factor}")
+        self.pad_f = (2, 1) if causal else (1, 1)
         self.feat_in, self.factor, self.causal, self.n_stages = (
             feat_in,
             factor,
@@ -64,7 +67,7 @@ class ConvSubsampling(nn.Module):
                         nn.ReLU(),
                     )
                 )
-            f = (f - 1) // 2 + 1
+            f = (f + sum(self.pad_f) - 3) // 2 + 1
         self.conv = nn.ModuleList(stages)
         self.out = nn.Linear(channels * f, d_model)
 
@@ -89,7 +92,7 @@ class ConvSubsampling(nn.Module):
         pad_t = (2, 0) if self.causal else (1, 1)
         for stage in self.conv:
             x = x.masked_fill(~lengths_to_valid(lens, x.shape[2])[:, None, :, None], 0.0)
-            x = stage(F.pad(x, (1, 1, *pad_t)))
+            x = stage(F.pad(x, (*self.pad_f, *pad_t)))
             lens = _ceil_div(lens, 2)
         return self._project(x), lens
 
@@ -119,7 +122,7 @@ class ConvSubsampling(nn.Module):
         start = s * k0 - r  # absolute index of the segment's first frame, per stage below
         for stage in self.conv:
             ahead = start[:, None] + torch.arange(x.shape[2], device=x.device)[None, :] >= 0
-            x = stage(F.pad(x.masked_fill(~ahead[:, None, :, None], 0.0), (1, 1, 0, 0)))
+            x = stage(F.pad(x.masked_fill(~ahead[:, None, :, None], 0.0), (*self.pad_f, 0, 0)))
             start = torch.div(start + 2, 2, rounding_mode="floor")
         n_out = int(counts.max()) if counts.numel() else 0
         assert x.shape[2] >= n_out, f"subsampled segment too short: {x.shape[2]} < {n_out}"
