@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -155,11 +156,16 @@ class TrainConfig:
     log_every_n_steps: int = 10
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:N"
+    # torch CPU threads; 0: torch's default (under torchrun on the CPU: cores / local processes).
+    # On a CPU shared with other jobs, 1 avoids OpenMP threads waiting on each other. Resume with
+    # the same value: the thread count changes float results in the last bits.
+    num_threads: int = 0
 
     def __post_init__(self) -> None:
         _need(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}")
         _need(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
         _need(self.log_every_n_steps >= 1, f"log_every_n_steps must be >= 1, got {self.log_every_n_steps}")
+        _need(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
         _need(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
               f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         vocab = self.model.get("vocab_size") or _PLACEHOLDER_VOCAB
@@ -189,6 +195,18 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> ASRModelConfig:
         raise ConfigError(e if isinstance(e, ConfigError) else f"model: {e}") from None
 
 
+def _yaml_load(text: str) -> Any:
+    """yaml.safe_load, except that 1e-3 and 5E+2 are floats (YAML 1.2), not strings (PyYAML's YAML 1.1)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    number = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", number, list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     """The YAML (or JSON) mapping in `path`; ConfigError naming the file when it is not one."""
     import yaml
@@ -200,7 +218,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read the config ({e})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else _yaml_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
     if not isinstance(data, dict):
@@ -210,8 +228,6 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """A copy of `data` with each "dotted.key=value" set (value parsed as YAML, e.g. 3, 1e-3, [1, 2])."""
-    import yaml
-
     data = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -223,7 +239,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[leaf] = yaml.safe_load(raw) if raw else None
+        node[leaf] = _yaml_load(raw) if raw else None
     return data
 
 

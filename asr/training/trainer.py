@@ -100,7 +100,9 @@ class Trainer:
         self.cfg = cfg
         self.device = _pick_device(cfg.device)
         self.dist = D.init_distributed(self.device)
-        if self.dist.enabled and self.device.type == "cpu":
+        if cfg.num_threads > 0:
+            torch.set_num_threads(cfg.num_threads)
+        elif self.dist.enabled and self.device.type == "cpu":
             local_world = int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world_size))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
         self.out_dir = Path(cfg.checkpoint.out_dir)

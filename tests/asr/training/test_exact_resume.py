@@ -8,6 +8,9 @@ the data position, the RNGs (dropout, look-ahead choice) and drop the metrics of
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -27,7 +30,9 @@ class _Crash(Exception):
 
 def _config(corpus, out, **top):
     # dropout on and two look-aheads: the restart must restore torch's and python's RNGs
-    data = train_config(corpus, out, max_steps=6, data__max_frames=120, checkpoint__every_n_steps=2, **top)
+    # validation every 2 steps, right after each checkpoint: it must not move any RNG either
+    data = train_config(corpus, out, corpus, max_steps=6, data__max_frames=120, checkpoint__every_n_steps=2,
+                        validation__every_n_steps=2, validation__max_utterances=2, **top)
     data["model"]["encoder"].update(dropout=0.1, dropout_att=0.1)
     return from_dict(TrainConfig, data, "config")
 
@@ -41,7 +46,7 @@ def _crash_at(step):
 
 def _losses(out):
     lines = (json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines())
-    return {r["step"]: r["loss"] for r in lines if "loss" in r}
+    return {r["step"]: r["loss"] for r in lines if r.get("kind") != "validation"}
 
 
 def _weights(out):
@@ -79,6 +84,8 @@ def test_interrupted_mid_epoch_then_resumed_matches_uninterrupted(corpus, uninte
     assert result.step == 6
     _assert_same(uninterrupted, out)
     assert sorted(_losses(out)) == list(range(1, 7))  # lost steps' records replaced, not duplicated
+    records = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r.get("kind") == "validation"] == [2, 4, 6]
 
 
 def test_worker_processes_change_nothing_and_resume_exactly(corpus, uninterrupted, tmp_path):
@@ -96,3 +103,17 @@ def test_a_finished_run_is_not_trained_again(corpus, uninterrupted):
     assert result.step == 6 and any("already trained to step 6" in line for line in lines)
     after = _weights(uninterrupted)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_cpu_losses_leave_torch_thread_count_alone():
+    """The first numba-parallel loss call starts numba's OpenMP pool, which resets the OpenMP thread
+    count shared with torch; a changed count changes float results in the last bits (no exact resume)."""
+    code = ("import torch, kernels; torch.set_num_threads(1); "
+            "x = torch.randn(2, 5, 3, 4, requires_grad=True); "
+            "kernels.rnnt_loss(x, torch.ones(2, 2, dtype=torch.long), torch.tensor([5, 4]), "
+            "torch.tensor([2, 1]), 0).backward(); print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**env, "NUMBA_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "1"

@@ -1,0 +1,35 @@
+"""Shared by the overfit tests: train a ~50k-parameter model on 6 spoken words until it knows them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training_helpers import model_section, train_config
+
+from asr.config import from_dict
+from asr.training import TrainConfig, TrainResult, train
+
+STEPS = 90
+
+
+def overfit(corpus: Path, out: Path, transducer: str, ctc: bool,
+            loss: str = "full") -> tuple[TrainResult, list]:
+    """Train to STEPS on `corpus`, validate (streaming) on the same utterances; (result, loss per step)."""
+    data = train_config(corpus, out, corpus, max_steps=STEPS, checkpoint__every_n_steps=STEPS,
+                        optim={"lr": 5e-3, "warmup_steps": 5, "schedule": "constant", "weight_decay": 0.0})
+    data["model"] = model_section(transducer, ctc)
+    data["model"]["loss"]["transducer_loss"] = loss
+    result = train(from_dict(TrainConfig, data, "config"), echo=lambda line: None)
+    records = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    return result, [r["loss"] for r in records if r.get("kind") != "validation"]
+
+
+def check_overfit(result: TrainResult, losses: list) -> None:
+    """Loss down by 10x and more, and the streaming greedy decoding of every utterance right."""
+    assert len(losses) == STEPS
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first / 10, f"loss only went from {first:.2f} to {last:.2f}"
+    v = result.validation
+    assert v is not None and v.utterances == 6
+    assert v.wer == 0.0, f"streaming hypotheses {v.hypotheses} for {v.references}"
