@@ -59,7 +59,7 @@ class TokenizerSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    """Manifests, batching and augmentation (waveform: speed + noise; features: SpecAugment)."""
+    """Manifests (paths relative to the working directory), batching, augmentation (speed, noise, masks)."""
 
     train_manifest: str
     dev_manifest: str | None = None

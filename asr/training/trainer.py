@@ -272,6 +272,10 @@ class Trainer:
         self.log.print(f"training {n:,} parameters ({4 * n / 2**20:.1f} MiB fp32) on {self.device}, "
                        f"{self.dist.world_size} process(es), {len(self.train_set)} training utterances, "
                        f"from step {step} to {self.cfg.max_steps}{note}")
+        skipped = len(self.loader.sampler.skipped)
+        if skipped:
+            self.log.print(f"note: {skipped} training utterances are longer than data.max_frames "
+                           f"({self.cfg.data.max_frames} frames) and are never used")
 
     def fit(self) -> TrainResult:
         """Run the remaining steps, checkpointing, logging and validating on the way."""
