@@ -66,6 +66,7 @@ def test_two_gloo_ranks_agree_and_match_one_process(tmp_path):
     result = train(from_dict(TrainConfig, _config(corpus, single, 2), "config"), echo=lambda line: None)
     assert result.step == 4
     torch.testing.assert_close(_losses(single), _losses(tmp_path / "ddp"), rtol=1e-5, atol=0)
+    assert _losses(tmp_path / "ddp")[-1] < 0.8 * _losses(tmp_path / "ddp")[0]  # it learns
     one = load_model(result.checkpoint).state_dict()
     assert one.keys() == rank0.keys()
     diffs = torch.cat([(one[k].double() - rank0[k].double()).abs().flatten()
