@@ -3,7 +3,8 @@
 Each batch of utterances is normalised, fed to `encoder.stream_step` chunk by chunk (the chunk
 sizes of the chosen look-ahead, `encoder.chunk_frames`), and every chunk's new encoder frames go
 to the greedy decoder of the transducer head (TDT or RNN-T), or of the CTC head when the model has
-no transducer. Nothing here draws random numbers, so validating mid-run does not change training.
+no transducer (`asr.stream_decode`, shared with `transduce evaluate` and the demo). Nothing here
+draws random numbers, so validating mid-run does not change training.
 B: batch, T: feature frames, F: mel bins, T': encoder frames, D: model width, V: vocabulary.
 """
 
@@ -13,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
 from asr.data.dataset import Batch, SpeechDataset, collate
-from asr.decoding import CTCGreedyDecoder, Decoder, RNNTGreedyDecoder, TDTGreedyDecoder
 from asr.metrics import ErrorReport, error_report
 from asr.models.asr_model import ASRModel
+from asr.stream_decode import greedy_decoder, stream_decode
 
 __all__ = ["ValidationResult", "greedy_decoder", "stream_decode", "validate"]
 
@@ -37,38 +37,6 @@ class ValidationResult:
     @property
     def utterances(self) -> int:
         return len(self.references)
-
-
-def greedy_decoder(model: ASRModel) -> Decoder:
-    """The greedy decoder of the model's transducer head (TDT or RNN-T), else of its CTC head."""
-    if model.joiner is not None and model.joiner.durations:
-        return TDTGreedyDecoder(model.predictor, model.joiner)
-    if model.joiner is not None:
-        return RNNTGreedyDecoder(model.predictor, model.joiner)
-    return CTCGreedyDecoder(blank=0)
-
-
-@torch.no_grad()
-def stream_decode(model: ASRModel, feats: Tensor, feat_lens: Tensor, lookahead: int = 0) -> list[list[int]]:
-    """Token ids per utterance of raw log-mels `feats` (B, T, F), `feat_lens` (B,), decoded in streaming.
-
-    The model must be in eval mode (no dropout); chunks follow `encoder.chunk_frames(lookahead)`.
-    """
-    encoder, decoder = model.encoder, greedy_decoder(model)
-    x = model.normalizer(feats, feat_lens)
-    lens = feat_lens.to(x.device)
-    state = encoder.init_state(x.shape[0], lookahead)
-    dec_state = decoder.init_state(x.shape[0], x.device)
-    first, later = encoder.chunk_frames(lookahead)
-    pos, size, end = 0, first, int(lens.max()) if len(lens) else 0
-    while pos < end:
-        chunk = x[:, pos:pos + size]
-        chunk_lens = (lens - pos).clamp(0, chunk.shape[1])
-        out, out_lens, state = encoder.stream_step(chunk, chunk_lens, state, final=lens <= pos + size)
-        enc = model.ctc_head(out) if isinstance(decoder, CTCGreedyDecoder) else out
-        dec_state = decoder.decode_chunk(enc, out_lens, dec_state)
-        pos, size = pos + size, later
-    return [list(h.tokens) for h in decoder.best(dec_state)]
 
 
 def _batches(dataset: SpeechDataset, indices: Sequence[int], batch_size: int) -> list[list[int]]:
