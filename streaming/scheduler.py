@@ -1,0 +1,285 @@
+"""Dynamic batching of many streams under asyncio: one model step serves every stream that is ready.
+
+Each stream is a `StreamHandle` (a Session plus its asyncio plumbing). When a stream has a chunk
+of features ready it joins the ready queue; the loop takes the first waiting stream, gathers more
+until it has `max_batch` or `max_wait_ms` has passed, and runs the batched step (`run_step`) in
+ONE worker thread (torch.inference_mode), so the event loop stays free for I/O. All work that
+touches sessions (feature computation in `feed`, model steps) runs in that thread, in order.
+
+Backpressure, bounded everywhere:
+  * `feed` waits while the stream holds more than `max_pending_frames` feature frames that the
+    model has not taken yet (a producer faster than the model awaits);
+  * a stream whose results queue holds `result_queue_size` unread results is not stepped until the
+    consumer reads, so its pending frames grow and `feed` waits in turn.
+A stream appears in the ready queue at most once and in one step at most once, so its chunks go
+through the model in order. `close()` drops the session's state at once; a stream whose step fails
+gets the error on its results queue and is closed, and the other streams of the batch go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asr.models.asr_model import ASRModel
+from streaming.batch import run_step
+from streaming.config import SessionConfig
+from streaming.errors import SessionClosedError, SessionConfigError, SessionFailedError
+from streaming.results import StreamResult
+from streaming.session import Session
+
+__all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
+
+_END = object()  # results-queue marker: the stream has ended
+_SPARE = 4  # queue slots above result_queue_size: one step's results (<= 2) and the end marker fit
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """max_batch: streams per model step; max_wait_ms: how long the first ready stream waits for
+    others; max_pending_frames: feature frames a stream may hold before feed() waits (100 = 1 s at
+    a 10 ms shift); result_queue_size: unread results per stream before it is held back."""
+
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_pending_frames: int = 200
+    result_queue_size: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_pending_frames", "result_queue_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SessionConfigError(f"SchedulerConfig.{name} must be an integer >= 1, got {value!r}")
+        if not self.max_wait_ms >= 0:
+            raise SessionConfigError(f"SchedulerConfig.max_wait_ms must be >= 0, got {self.max_wait_ms!r}")
+
+
+@dataclass
+class SchedulerStats:
+    """Counters for metrics and tests: model steps, stream-chunks stepped, largest batch, failures."""
+
+    steps: int = 0
+    chunks: int = 0
+    max_batch_seen: int = 0
+    failures: int = 0
+    batch_sizes: list[int] = field(default_factory=list)  # the last 1000 steps
+
+
+class StreamHandle:
+    """One stream of a Scheduler: `await feed(audio)`, `await finish()`, results by `async for`."""
+
+    def __init__(self, scheduler: Scheduler, session: Session) -> None:
+        self._scheduler, self.session = scheduler, session
+        self._results: asyncio.Queue = asyncio.Queue(scheduler.cfg.result_queue_size + _SPARE)
+        self._room = asyncio.Event()  # set while the stream may accept more audio (backpressure)
+        self._room.set()
+        self.queued = self.in_flight = self.closed = self._ended = False
+
+    async def feed(self, audio: np.ndarray | bytes) -> None:
+        """Add audio (float32 samples or PCM16 bytes); waits while the stream is too far ahead.
+
+        Raises asr.audio.AudioError for bad audio, StreamTooLongError, SessionClosedError; the
+        rejected chunk is dropped and the stream stays usable.
+        """
+        while not self._room.is_set():
+            await self._room.wait()
+            self._update_room()
+        if self.closed:
+            raise SessionClosedError("the stream is closed")
+        await self._scheduler._in_worker(self.session.accept, audio)
+        self._update_room()
+        self._scheduler._schedule(self)
+
+    async def finish(self) -> None:
+        """End of audio: the tail is decoded, the final result and then the end of results follow."""
+        if self.closed:
+            raise SessionClosedError("the stream is closed")
+        if not self.session.input_finished:
+            await self._scheduler._in_worker(self.session.finish)
+        self._scheduler._schedule(self)
+
+    async def result(self) -> StreamResult | None:
+        """The next result, or None once the stream has ended; raises the error of a failed step."""
+        if self._ended:
+            return None
+        item = await self._results.get()
+        self._scheduler._schedule(self)  # a slot freed: the stream may be stepped again
+        if item is _END:
+            self._ended = True
+            return None
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        return item
+
+    def __aiter__(self) -> StreamHandle:
+        return self
+
+    async def __anext__(self) -> StreamResult:
+        item = await self.result()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the stream now: its state is dropped; waiting feeders and readers are released."""
+        if self.closed:
+            return
+        self.closed = True
+        self.session.close()
+        self._scheduler._forget(self)
+        self._room.set()
+        self._put(_END)
+
+    # ------------------------------------------------------------------------------ scheduler side
+    @property
+    def _results_room(self) -> bool:
+        return self._results.qsize() < self._scheduler.cfg.result_queue_size
+
+    def _update_room(self) -> None:
+        if self.closed or self.session.pending_frames <= self._scheduler.cfg.max_pending_frames:
+            self._room.set()
+        else:
+            self._room.clear()
+
+    def _put(self, item: object) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # cannot happen: the spare slots hold it
+            self._results.put_nowait(item)
+
+    def _deliver(self, error: BaseException | None) -> None:
+        """After a step: hand the session's results (or its error) to the queue."""
+        for r in self.session.pop_results():
+            self._put(r)
+        if error is not None:
+            self._put(error)
+            self.close()
+        elif self.session.done:
+            self._put(_END)
+            self.closed = True
+            self._scheduler._forget(self)
+        self._update_room()
+
+
+class Scheduler:
+    """Batches the chunks of all open streams of `model`; see the module docstring."""
+
+    def __init__(self, model: ASRModel, cfg: SchedulerConfig | None = None) -> None:
+        self.model, self.cfg = model, cfg or SchedulerConfig()
+        self.stats = SchedulerStats()
+        self._streams: set[StreamHandle] = set()
+        self._ready: asyncio.Queue[StreamHandle] | None = None
+        self._task: asyncio.Task | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def active_streams(self) -> int:
+        """Streams opened and not yet ended or closed."""
+        return len(self._streams)
+
+    async def start(self) -> None:
+        """Start the batching loop and its worker thread (on the running event loop)."""
+        if self._task is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transduce-model")
+        self._ready = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="transduce-scheduler")
+
+    async def stop(self) -> None:
+        """Close every stream and stop the loop and the worker thread."""
+        for handle in list(self._streams):
+            handle.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def __aenter__(self) -> Scheduler:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def open(self, cfg: SessionConfig | None = None) -> StreamHandle:
+        """A new stream with settings `cfg` (raises SessionConfigError for settings that do not fit)."""
+        if self._task is None:
+            raise SessionConfigError("the scheduler is not running: `async with Scheduler(...)` or start()")
+        handle = StreamHandle(self, Session(self.model, cfg))
+        self._streams.add(handle)
+        return handle
+
+    # ---------------------------------------------------------------------------------- internals
+    async def _in_worker(self, fn, *args):  # noqa: ANN001, ANN202 - a thin executor hop
+        if self._executor is None:
+            raise SessionClosedError("the scheduler has stopped")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _forget(self, handle: StreamHandle) -> None:
+        self._streams.discard(handle)
+
+    def _schedule(self, handle: StreamHandle) -> None:
+        """Queue `handle` for a step if it has a chunk ready, room for results and is not queued."""
+        if handle.closed or handle.queued or handle.in_flight or self._ready is None:
+            return
+        if handle._results_room and handle.session.is_ready():
+            handle.queued = True
+            self._ready.put_nowait(handle)
+
+    async def _gather(self) -> list[StreamHandle]:
+        """The first ready stream and those that arrive within max_wait_ms, up to max_batch."""
+        loop = asyncio.get_running_loop()
+        batch = [await self._ready.get()]
+        deadline = loop.time() + self.cfg.max_wait_ms / 1000.0
+        while len(batch) < self.cfg.max_batch:
+            if not self._ready.empty():
+                batch.append(self._ready.get_nowait())
+                continue
+            timeout = deadline - loop.time()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._ready.get(), timeout))
+            except asyncio.TimeoutError:
+                break
+        for h in batch:
+            h.queued = False
+        return [h for h in batch if not h.closed]
+
+    async def _loop(self) -> None:
+        while True:
+            batch = await self._gather()
+            if not batch:
+                continue
+            for h in batch:
+                h.in_flight = True
+            try:
+                errors = await self._in_worker(self._step, [h.session for h in batch])
+            except Exception as e:  # noqa: BLE001 - the loop must survive; the batch gets the error
+                errors = {id(h.session): SessionFailedError(f"the model step failed: {e}") for h in batch}
+            finally:
+                for h in batch:
+                    h.in_flight = False
+            for h in batch:
+                if not h.closed:
+                    h._deliver(errors.get(id(h.session)))
+                self._schedule(h)
+
+    def _step(self, sessions: list[Session]) -> dict[int, BaseException]:
+        """Worker thread: take each session's chunk and run one batched step."""
+        work = [(s, c) for s in sessions if (c := s.ready_chunk()) is not None]
+        errors = run_step(self.model, work)
+        stats = self.stats
+        stats.steps, stats.chunks = stats.steps + 1, stats.chunks + len(work)
+        stats.max_batch_seen = max(stats.max_batch_seen, len(work))
+        stats.batch_sizes = stats.batch_sizes[-999:] + [len(work)]
+        failed = {id(s): e for (s, _), e in zip(work, errors) if e is not None}
+        stats.failures += len(failed)
+        return failed

@@ -1,0 +1,236 @@
+"""One stream's state: audio front end, encoder cache, decoder state, utterances and their results.
+
+F: mel bins, n: feature frames of a chunk.
+
+A Session does no model work by itself; it is driven by `streaming.batch` (one stream or many in
+one batch) or by the asyncio `streaming.Scheduler`:
+
+    s = Session(model, SessionConfig(sample_rate=8000))
+    s.accept(samples_or_pcm16_bytes)          # features are computed here, online
+    while s.is_ready():                       # a chunk of features is waiting for the encoder
+        chunk = s.ready_chunk()               # (n, F) frames + whether it is the stream's last
+        ...one batched stream_step + decode_chunk over many sessions' chunks...
+        s.apply(encoder_state, decoder_state, frames, chunk.final)
+    s.pop_results()                           # partial / final StreamResults
+    s.finish()                                # end of audio: the tail is flushed with final=True
+
+Utterances: at an endpoint (`streaming.endpoint`) the utterance's final result is emitted and the
+decoder restarts (new hypothesis, predictor from the start symbol) while the encoder keeps its
+context; `utterance_index` counts finals. An utterance closed by rule 1 (nothing decoded) gives no
+result. finish() emits the last utterance's final when it holds tokens, or when the stream has had
+no final yet (so every finished stream gives at least one). A session is safe to drive from one
+worker thread while another thread feeds it audio (a lock guards its state).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from asr.encoders import EncoderState, StreamingError
+from asr.models.asr_model import ASRModel
+from streaming.config import SessionConfig
+from streaming.decoders import decoder_for, hotword_graph, init_decoder_state, uses_ctc_head
+from streaming.endpoint import END_OF_STREAM, endpoint_rule, trailing_silence
+from streaming.errors import SessionClosedError, SessionConfigError
+from streaming.frontend import AudioFrontend
+from streaming.results import StreamResult, make_result
+from streaming.stability import StabilityTracker
+
+__all__ = ["FeatureChunk", "Session"]
+
+
+class FeatureChunk(NamedTuple):
+    """Raw log-mel frames (n, F) for the encoder, and whether they end the stream (final=True)."""
+
+    frames: Tensor
+    final: bool
+
+
+def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
+    if not isinstance(model, ASRModel):
+        raise SessionConfigError(f"a Session needs an asr ASRModel, got {type(model).__name__}")
+    if model.training:
+        raise SessionConfigError("the model is in training mode (dropout randomises results): call .eval()")
+    if model.tokenizer is None:
+        raise SessionConfigError("the model has no tokenizer: load it with asr.load_model or set .tokenizer")
+    n = len(model.encoder.contexts)
+    if cfg.lookahead >= n:
+        raise SessionConfigError(f"lookahead {cfg.lookahead} out of range: the encoder has {n} "
+                                 f"att_context_size entries {list(model.encoder.contexts)}")
+
+
+class Session:
+    """The state of one stream; see the module docstring."""
+
+    def __init__(self, model: ASRModel, cfg: SessionConfig | None = None) -> None:
+        cfg = cfg or SessionConfig()
+        _check_model(model, cfg)
+        self.model, self.cfg = model, cfg
+        self.decoder = decoder_for(model, cfg)
+        self.ctc = uses_ctc_head(model)
+        self._graph = hotword_graph(model, cfg)
+        self._device = next(model.parameters()).device
+        self._lock = threading.RLock()
+        self.frontend: AudioFrontend | None = AudioFrontend(model.cfg.features, cfg.sample_rate, cfg.channels,
+                                                            cfg.max_duration_s)
+        try:
+            with torch.inference_mode():
+                self.encoder_state: EncoderState | None = model.encoder.init_state(1, cfg.lookahead)
+        except StreamingError as e:
+            raise SessionConfigError(f"the model's encoder cannot stream: {e}") from None
+        self.decoder_state: Any = init_decoder_state(self.decoder, self._graph, self._device)
+        self._next_frames, self._later_frames = model.encoder.chunk_frames(cfg.lookahead)
+        self._final_taken = False  # the last chunk has been handed out
+        self.done = False  # the last chunk has been applied: no more results
+        self.closed = False
+        self.utterance_index = 0
+        self._frames = 0  # encoder frames decoded since the stream start
+        self._utt_start = 0  # encoder frame where the current utterance began
+        self._finals = 0
+        self._ctc_silence = 0  # CTC: trailing frames of the utterance whose argmax is blank
+        self._last_partial: tuple[int, ...] = ()
+        self._stability = StabilityTracker(cfg.stability_updates)
+        self._results: list[StreamResult] = []
+
+    # ---------------------------------------------------------------------------------- audio side
+    def accept(self, audio: np.ndarray | bytes) -> None:
+        """Feed float32 samples (N,) / (N, C) or PCM16 bytes at cfg.sample_rate.
+
+        Raises asr.audio.AudioError subclasses for bad audio, StreamTooLongError past
+        cfg.max_duration_s, SessionClosedError after finish()/close(); a rejected chunk changes nothing.
+        """
+        with self._lock:
+            if self.frontend is None:
+                raise SessionClosedError("the session is closed or its stream has ended")
+            self.frontend.accept(audio)
+
+    def finish(self) -> None:
+        """End of audio: the remaining frames go to the encoder with final=True in the next step."""
+        with self._lock:
+            if self.frontend is None:
+                raise SessionClosedError("the session is closed or its stream has ended")
+            self.frontend.finish()
+
+    @property
+    def pending_frames(self) -> int:
+        """Feature frames computed and not yet handed to the encoder."""
+        frontend = self.frontend
+        return frontend.num_frames_ready if frontend is not None else 0
+
+    @property
+    def input_finished(self) -> bool:
+        """finish() has been called (or the session is closed)."""
+        return self.frontend is None or self.frontend.finished
+
+    def is_ready(self) -> bool:
+        """True when ready_chunk() would return a chunk."""
+        with self._lock:
+            if self.frontend is None or self._final_taken:
+                return False
+            return self.frontend.finished or self.frontend.num_frames_ready >= self._next_frames
+
+    def ready_chunk(self) -> FeatureChunk | None:
+        """Take the next chunk of frames for the encoder, or None when there is none yet.
+
+        A chunk holds the frames of 1 to cfg.max_chunks_per_step encoder chunks
+        (`encoder.chunk_frames`); after finish() the rest, however short, goes with final=True.
+        """
+        with self._lock:
+            if not self.is_ready():
+                return None
+            ready, first = self.frontend.num_frames_ready, self._next_frames
+            cap = first + (self.cfg.max_chunks_per_step - 1) * self._later_frames
+            if self.frontend.finished and ready <= cap:
+                self._final_taken = True
+                return FeatureChunk(self.frontend.pop_frames(ready), True)
+            k = min(self.cfg.max_chunks_per_step, 1 + (ready - first) // self._later_frames)
+            self._next_frames = self._later_frames
+            return FeatureChunk(self.frontend.pop_frames(first + (k - 1) * self._later_frames), False)
+
+    # -------------------------------------------------------------------------------- model side
+    def apply(self, encoder_state: EncoderState, decoder_state: Any, frames: int, final: bool,
+              blank_tail: int | None = None) -> None:
+        """Take the states after a step that decoded `frames` new encoder frames; make results.
+
+        Called by the batch runner with this stream's slice (`select`) of the batched states.
+        blank_tail (CTC only): how many of the step's last frames had blank as the CTC argmax.
+        A closed session ignores it.
+        """
+        with self._lock:
+            if self.closed:
+                return
+            self.encoder_state, self.decoder_state = encoder_state, decoder_state
+            self._frames += int(frames)
+            if blank_tail is not None:
+                self._ctc_silence = self._ctc_silence + frames if blank_tail >= frames else blank_tail
+            if final:
+                self._finish_stream()
+            elif not self._check_endpoint() and self.cfg.interim_results:
+                self._partial()
+
+    def pop_results(self) -> list[StreamResult]:
+        """The results made since the last call, in order."""
+        with self._lock:
+            out, self._results = self._results, []
+            return out
+
+    def close(self) -> None:
+        """Drop the stream's state at once (caches, decoder state, audio); later calls are refused."""
+        with self._lock:
+            self.closed = True
+            self.frontend = None
+            self.encoder_state = self.decoder_state = None
+
+    # ---------------------------------------------------------------------------------- internals
+    def _nbest(self, final: bool) -> list:
+        if final:
+            return self.decoder.nbest(self.decoder_state)[0]
+        return self.decoder.best(self.decoder_state)[:1]
+
+    def _emit(self, hyps: list, final: bool, stability: float, endpoint: str | None) -> None:
+        self._results.append(make_result(
+            hyps, self.model.tokenizer, self.model.frame_shift_s, self._utt_start, self._frames,
+            is_final=final, stability=stability, utterance_index=self.utterance_index, endpoint=endpoint))
+
+    def _partial(self) -> None:
+        hyps = self._nbest(final=False)
+        tokens = tuple(hyps[0].tokens)
+        if tokens == self._last_partial:
+            return
+        self._last_partial = tokens
+        text = self.model.tokenizer.decode(list(tokens)).strip()
+        self._emit(hyps, False, self._stability.update(text), None)
+
+    def _check_endpoint(self) -> bool:
+        """Apply the endpoint rules; on an endpoint emit the final (if any) and start a new utterance."""
+        best = self.decoder.best(self.decoder_state)[0]
+        length = self._frames - self._utt_start
+        silence = min(self._ctc_silence, length) if self.ctc else trailing_silence(best, length)
+        rule = endpoint_rule(self.cfg.endpoint, length, silence, bool(best.tokens), self.model.frame_shift_s)
+        if rule is None:
+            return False
+        if best.tokens:  # rule 1, or rule 3 with nothing decoded: no result, just a fresh start
+            self._final(rule)
+        with torch.inference_mode():
+            self.decoder_state = init_decoder_state(self.decoder, self._graph, self._device)
+        self._utt_start, self._last_partial, self._ctc_silence = self._frames, (), 0
+        self._stability.reset()
+        return True
+
+    def _final(self, endpoint: str) -> None:
+        self._emit(self._nbest(final=True), True, 1.0, endpoint)
+        self.utterance_index += 1
+        self._finals += 1
+
+    def _finish_stream(self) -> None:
+        best = self.decoder.best(self.decoder_state)[0]
+        if best.tokens or self._finals == 0:
+            self._final(END_OF_STREAM)
+        self.done = True
+        self.frontend = None
+        self.encoder_state = self.decoder_state = None
