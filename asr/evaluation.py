@@ -104,6 +104,7 @@ class EvaluationResult:
         """A JSON-ready dict (hypotheses left out; differing examples kept)."""
         out = asdict(self)
         for la in out["lookaheads"]:
+            la["context"] = list(la["context"])
             for mode in ("offline", "streaming"):
                 if la[mode] is not None:
                     la[mode].pop("hypotheses")
