@@ -138,14 +138,15 @@ class Session:
         """Take the next chunk of frames for the encoder, or None when there is none yet.
 
         A chunk holds the frames of 1 to cfg.max_chunks_per_step encoder chunks
-        (`encoder.chunk_frames`); after finish() the rest, however short, goes with final=True.
+        (`encoder.chunk_frames`); after finish(), once less than a chunk is left, the rest (maybe
+        nothing) goes with final=True. With one chunk per step the chunks, and so the results,
+        do not depend on when audio arrives or when steps run.
         """
         with self._lock:
             if not self.is_ready():
                 return None
             ready, first = self.frontend.num_frames_ready, self._next_frames
-            cap = first + (self.cfg.max_chunks_per_step - 1) * self._later_frames
-            if self.frontend.finished and ready <= cap:
+            if ready < first:  # is_ready: the input has finished
                 self._final_taken = True
                 return FeatureChunk(self.frontend.pop_frames(ready), True)
             k = min(self.cfg.max_chunks_per_step, 1 + (ready - first) // self._later_frames)

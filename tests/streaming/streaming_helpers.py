@@ -26,7 +26,7 @@ TOKENIZER = CharTokenizer(list("abcd "))
 
 
 def tiny_model(transducer: str = "tdt", ctc: bool = True, contexts=((6, 2), (6, 0), (3, 1)),
-               seed: int = 0, scale: float = 3.0) -> ASRModel:
+               seed: int = 0, scale: float = 3.0, causal: bool = True) -> ASRModel:
     """A ~30k-parameter causal chunked-limited Conformer in float64, eval mode, char tokenizer.
 
     Weights are scaled up so that an untrained model emits plenty of tokens (a disagreement shows).
@@ -34,7 +34,7 @@ def tiny_model(transducer: str = "tdt", ctc: bool = True, contexts=((6, 2), (6, 
     v = TOKENIZER.vocab_size
     enc = ConformerConfig(feat_in=80, n_layers=2, d_model=32, n_heads=2, ff_expansion_factor=2,
                           conv_kernel_size=5, subsampling="striding", subsampling_factor=4,
-                          subsampling_conv_channels=8, causal_downsampling=True, conv_context_size="causal",
+                          subsampling_conv_channels=8, causal_downsampling=causal, conv_context_size="causal",
                           att_context_size=tuple(contexts), att_context_style="chunked_limited",
                           dropout=0.0, dropout_pre_encoder=0.0, dropout_att=0.0)
     pred = joiner = None

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
 
-from asr.decoding import to_result
+from asr.decoding import ContextGraph, TDTBeamConfig, TDTBeamSearch, to_result
+from asr.features import compute_fbank
 from streaming import EndpointConfig, Session, SessionConfig, decode_sessions
 
 NO_ENDPOINT = EndpointConfig(enabled=False)
@@ -107,3 +109,21 @@ def test_partials_grow_into_the_final_and_carry_a_stability():
     quiet_cfg = SessionConfig(endpoint=NO_ENDPOINT, interim_results=False)
     quiet = _stream(model, speechlike(2.0, seed=6), quiet_cfg, 1)
     assert len(quiet) == 1 and quiet[0].tokens == final.tokens
+
+
+def test_hotwords_reach_beam_search_as_offline_biasing_does():
+    model = tiny_model("tdt")
+    audio = speechlike(2.0, seed=8)
+    hot = ("ab", "dc")
+    cfg = SessionConfig(decoding="beam", beam_size=3, hotwords=hot, hotword_boost=4.0, endpoint=NO_ENDPOINT)
+    final = _stream(model, audio, cfg, seed=4)[-1]
+    feats = compute_fbank(audio)[None].double()
+    with torch.no_grad():
+        enc, enc_lens = model.encode(feats, torch.tensor([feats.shape[1]]), 0)
+        search = TDTBeamSearch(model.predictor, model.joiner, TDTBeamConfig(3))
+        graph = ContextGraph([model.tokenizer.encode(h) for h in hot], 4.0)
+        state = search.decode_chunk(enc, enc_lens, search.init_state(1, contexts=[graph]))
+    assert list(final.tokens) == search.best(state)[0].tokens
+    plain = offline_hypothesis(model, audio, 0, "beam", beam=3)
+    count = lambda text: sum(text.count(h) for h in hot)  # noqa: E731
+    assert count(final.text) > count(model.tokenizer.decode(plain.tokens))  # the boost did something
