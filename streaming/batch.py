@@ -37,7 +37,7 @@ def _encode(model: ASRModel, work: _Work) -> tuple[Tensor, Tensor, EncoderState]
     feats = torch.nn.utils.rnn.pad_sequence(chunks, batch_first=True).to(p.device, p.dtype)  # (B, T, F)
     x = model.normalizer(feats, lens)
     final = torch.tensor([c.final for _, c in work], dtype=torch.bool, device=p.device)
-    state = EncoderState.stack([s.encoder_state for s, _ in work])
+    state = EncoderState.stack([c.encoder_state for _, c in work])
     return model.encoder.stream_step(x, lens, state, final=final)
 
 
@@ -60,16 +60,16 @@ def _decode(model: ASRModel, work: _Work, out: Tensor,
     states: list[Any] = [None] * len(work)
     tails: list[int | None] = [None] * len(work)
     for idx in groups.values():
-        sessions = [work[i][0] for i in idx]
+        session, chunks = work[idx[0]][0], [work[i][1] for i in idx]
         rows = torch.tensor(idx, dtype=torch.long, device=out.device)
         x = out.index_select(0, rows) if len(idx) < len(work) else out
         lens = out_lens.index_select(0, rows)
-        if sessions[0].ctc:
+        if session.ctc:
             x = model.ctc_head(x)  # (B, T', V)
             for i, tail in zip(idx, _blank_tails(x, lens)):
                 tails[i] = tail
-        batched = type(sessions[0].decoder_state).stack([s.decoder_state for s in sessions])
-        new = sessions[0].decoder.decode_chunk(x, lens, batched)
+        batched = type(chunks[0].decoder_state).stack([c.decoder_state for c in chunks])
+        new = session.decoder.decode_chunk(x, lens, batched)
         for j, i in enumerate(idx):
             states[i] = new if len(idx) == 1 else new.select([j])
     return states, tails

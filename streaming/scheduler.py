@@ -35,7 +35,7 @@ from streaming.session import Session
 __all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
 
 _END = object()  # results-queue marker: the stream has ended
-_SPARE = 4  # queue slots above result_queue_size: one step's results (<= 2) and the end marker fit
+_SPARE = 4  # queue slots above result_queue_size: a step's result (<= 1), an error and the end marker fit
 
 
 @dataclass(frozen=True)
@@ -126,14 +126,25 @@ class StreamHandle:
         return item
 
     def close(self) -> None:
-        """Stop the stream now: its state is dropped; waiting feeders and readers are released."""
+        """Stop the stream now: its state and unread results are dropped; waiting feeders and
+        readers are released (readers see the end of the stream). A stream that has already ended
+        keeps its results."""
+        if self.closed:
+            return
+        while not self._results.empty():
+            self._results.get_nowait()
+        self._shut(_END)
+
+    def _shut(self, *items: object) -> None:
+        """Close the session and the stream, then queue `items` (the end marker, maybe an error first)."""
         if self.closed:
             return
         self.closed = True
         self.session.close()
         self._scheduler._forget(self)
         self._room.set()
-        self._put(_END)
+        for item in items:
+            self._put(item)
 
     # ------------------------------------------------------------------------------ scheduler side
     @property
@@ -141,7 +152,10 @@ class StreamHandle:
         return self._results.qsize() < self._scheduler.cfg.result_queue_size
 
     def _update_room(self) -> None:
-        if self.closed or self.session.pending_frames <= self._scheduler.cfg.max_pending_frames:
+        # a session that cannot be stepped yet needs more audio, whatever it holds
+        session = self.session
+        if self.closed or session.pending_frames <= self._scheduler.cfg.max_pending_frames \
+                or not session.is_ready():
             self._room.set()
         else:
             self._room.clear()
@@ -155,8 +169,7 @@ class StreamHandle:
         for r in self.session.pop_results():
             self._put(r)
         if error is not None:
-            self._put(error)
-            self.close()
+            self._shut(error, _END)  # results made before the failure stay readable
         elif self.session.done:
             self._put(_END)
             self.closed = True

@@ -45,10 +45,14 @@ __all__ = ["FeatureChunk", "Session"]
 
 
 class FeatureChunk(NamedTuple):
-    """Raw log-mel frames (n, F) for the encoder, and whether they end the stream (final=True)."""
+    """One step's work for a stream: raw log-mel frames (n, F), whether they end the stream, and
+    the states they continue from (taken with the frames, so a concurrent close() cannot pull
+    them away from a step in progress)."""
 
     frames: Tensor
     final: bool
+    encoder_state: EncoderState
+    decoder_state: Any
 
 
 def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
@@ -148,10 +152,12 @@ class Session:
             ready, first = self.frontend.num_frames_ready, self._next_frames
             if ready < first:  # is_ready: the input has finished
                 self._final_taken = True
-                return FeatureChunk(self.frontend.pop_frames(ready), True)
-            k = min(self.cfg.max_chunks_per_step, 1 + (ready - first) // self._later_frames)
-            self._next_frames = self._later_frames
-            return FeatureChunk(self.frontend.pop_frames(first + (k - 1) * self._later_frames), False)
+                n, final = ready, True
+            else:
+                k = min(self.cfg.max_chunks_per_step, 1 + (ready - first) // self._later_frames)
+                self._next_frames = self._later_frames
+                n, final = first + (k - 1) * self._later_frames, False
+            return FeatureChunk(self.frontend.pop_frames(n), final, self.encoder_state, self.decoder_state)
 
     # -------------------------------------------------------------------------------- model side
     def apply(self, encoder_state: EncoderState, decoder_state: Any, frames: int, final: bool,
