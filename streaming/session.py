@@ -24,6 +24,7 @@ worker thread while another thread feeds it audio (a lock guards its state).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any, NamedTuple
 
@@ -199,19 +200,22 @@ class Session:
             return self.decoder.nbest(self.decoder_state)[0]
         return self.decoder.best(self.decoder_state)[:1]
 
-    def _emit(self, hyps: list, final: bool, stability: float, endpoint: str | None) -> None:
-        self._results.append(make_result(
-            hyps, self.model.tokenizer, self.model.frame_shift_s, self._utt_start, self._frames,
-            is_final=final, stability=stability, utterance_index=self.utterance_index, endpoint=endpoint))
+    def _emit(self, hyps: list, final: bool, endpoint: str | None) -> StreamResult:
+        model = self.model
+        result = make_result(hyps, model.tokenizer, model.frame_shift_s, self._utt_start, self._frames,
+                             is_final=final, stability=1.0, utterance_index=self.utterance_index,
+                             endpoint=endpoint)
+        if not final:
+            result = dataclasses.replace(result, stability=self._stability.update(result.text))
+        self._results.append(result)
+        return result
 
     def _partial(self) -> None:
         hyps = self._nbest(final=False)
         tokens = tuple(hyps[0].tokens)
-        if tokens == self._last_partial:
-            return
-        self._last_partial = tokens
-        text = self.model.tokenizer.decode(list(tokens)).strip()
-        self._emit(hyps, False, self._stability.update(text), None)
+        if tokens != self._last_partial:
+            self._last_partial = tokens
+            self._emit(hyps, False, None)
 
     def _check_endpoint(self) -> bool:
         """Apply the endpoint rules; on an endpoint emit the final (if any) and start a new utterance."""
@@ -230,7 +234,7 @@ class Session:
         return True
 
     def _final(self, endpoint: str) -> None:
-        self._emit(self._nbest(final=True), True, 1.0, endpoint)
+        self._emit(self._nbest(final=True), True, endpoint)
         self.utterance_index += 1
         self._finals += 1
 
