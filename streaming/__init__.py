@@ -1,4 +1,5 @@
-"""streaming layer of transduce (see DESIGN.md): per-stream sessions and the batching scheduler.
+"""streaming layer of transduce (see DESIGN.md): per-stream sessions, the batching scheduler and the
+Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `asr.Recognizer`).
 
     session = Session(model, SessionConfig(sample_rate=8000, decoding="beam"))
     session.accept(samples); decode_sessions(model, [session]); session.pop_results()
@@ -21,9 +22,12 @@ from streaming.errors import (
     SessionFailedError,
     StreamTooLongError,
 )
+from streaming.recognizer import Recognizer, RecognizerConfig
 from streaming.results import StreamResult
 from streaming.scheduler import Scheduler, SchedulerConfig, StreamHandle
 from streaming.session import FeatureChunk, Session
+from streaming.stream import Stream
+from streaming.transcripts import Transcript
 
 __all__ = [
     "END_OF_STREAM",
@@ -32,6 +36,8 @@ __all__ = [
     "RULE_NO_SPEECH",
     "EndpointConfig",
     "FeatureChunk",
+    "Recognizer",
+    "RecognizerConfig",
     "Scheduler",
     "SchedulerConfig",
     "Session",
@@ -41,8 +47,10 @@ __all__ = [
     "SessionError",
     "SessionFailedError",
     "StreamHandle",
+    "Stream",
     "StreamResult",
     "StreamTooLongError",
+    "Transcript",
     "decode_sessions",
     "run_step",
 ]

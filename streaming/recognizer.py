@@ -1,0 +1,127 @@
+"""The Python API: one shared `Recognizer` per model, offline `transcribe` and live `stream()`s.
+
+    from asr import Recognizer                        # the same class as streaming.Recognizer
+    r = Recognizer.load("path/to/model", device="cpu", decoding="beam", beam_size=4)
+    transcripts = r.transcribe(["a.wav", samples, (samples_8k, 8000)], batch_size=8)
+    with r.stream(sample_rate=16000) as s:
+        results = s.feed(chunk)                       # partial / final StreamResults
+        results += s.finish()
+
+Where it lives: in `streaming`, because `stream()` is the streaming engine (Session and the batched
+step the service's Scheduler runs) and DESIGN's layers point service -> streaming -> asr: a class
+in `asr` that opened sessions would make asr depend on streaming, at run time if not at import
+time. Offline transcription needs only asr (whole-utterance forward + decoder) and sits beside it
+here (`streaming.transcripts`), sharing the decoder objects the sessions use. `asr.Recognizer` is a
+name-only alias resolved on first use by asr's module `__getattr__` (no asr module calls it and
+`import asr` does not import streaming), so users write the import the issue promises.
+
+The settings are a `RecognizerConfig`; `transcribe` and `stream` use the same ones, so a stream's
+final equals the transcript of the same audio (exactly, for the cache-aware encoders, with
+endpointing off). Errors: see `streaming.transcripts` (bad types raise, unreadable audio gives a
+Transcript with `error`). B: streams.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from asr.models.asr_model import ASRModel
+from streaming.batch import decode_sessions
+from streaming.config import EndpointConfig, SessionConfig
+from streaming.decoders import decoder_for
+from streaming.errors import SessionConfigError
+from streaming.results import StreamResult
+from streaming.stream import Stream
+from streaming.transcripts import AudioInput, Transcript, transcribe_inputs
+
+__all__ = ["RecognizerConfig", "Recognizer"]
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """Decoding settings shared by transcribe() and stream(): "greedy" or "beam" (beam_size
+    hypotheses) and the look-ahead (index into the encoder's att_context_size; None: the first)."""
+
+    decoding: Literal["greedy", "beam"] = "greedy"
+    beam_size: int = 4
+    lookahead: int | None = None
+
+    def __post_init__(self) -> None:
+        # SessionConfig holds the one copy of these checks (typed errors that name the setting)
+        SessionConfig(lookahead=self.lookahead or 0, decoding=self.decoding, beam_size=self.beam_size)
+
+
+class Recognizer:
+    """A model in eval mode plus its decoding settings; thread-compatible, shared by all streams."""
+
+    def __init__(self, model: ASRModel, cfg: RecognizerConfig | None = None) -> None:
+        self.cfg = cfg or RecognizerConfig()
+        if not isinstance(model, ASRModel):
+            raise SessionConfigError(f"a Recognizer needs an asr ASRModel, got {type(model).__name__}")
+        if model.tokenizer is None:
+            raise SessionConfigError("the model has no tokenizer: load it with asr.load_model or set "
+                                     ".tokenizer")
+        contexts = model.encoder.contexts
+        if self.lookahead >= len(contexts):
+            raise SessionConfigError(f"lookahead {self.lookahead} out of range: the encoder has "
+                                     f"{len(contexts)} att_context_size entries {list(contexts)}")
+        self.model = model.eval()
+
+    @classmethod
+    def load(cls, model: str | os.PathLike = "demo", device: str | torch.device = "cpu",
+             decoding: Literal["greedy", "beam"] = "greedy", beam_size: int = 4,
+             lookahead: int | None = None) -> Recognizer:
+        """The Recognizer of a model directory, or of a bundled model by name ("demo")."""
+        from asr.checkpoint import load_model
+
+        cfg = RecognizerConfig(decoding, beam_size, lookahead)
+        return cls(load_model(model, device=device), cfg)
+
+    @property
+    def lookahead(self) -> int:
+        """The look-ahead index in use (None in the config means 0, the encoder's default)."""
+        return self.cfg.lookahead or 0
+
+    @property
+    def sample_rate(self) -> int:
+        """The model's sample rate in Hz (arrays given to transcribe() without a rate must have it)."""
+        return self.model.cfg.features.sample_rate
+
+    def _session_config(self, **kw: object) -> SessionConfig:
+        cfg = self.cfg
+        return SessionConfig(lookahead=self.lookahead, decoding=cfg.decoding, beam_size=cfg.beam_size, **kw)
+
+    def transcribe(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8) -> list[Transcript]:
+        """Transcripts of audio file paths, float arrays (N,) / (N, C) at `sample_rate`, or
+        (samples, sample_rate) pairs, in input order (one input alone gives a list of one).
+
+        Recordings are decoded `batch_size` at a time, grouped by duration; the batch size does
+        not change a result. Unreadable audio gives a Transcript with `error` set (others go on).
+        """
+        pair = isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], int)
+        if pair or isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "dtype"):
+            inputs = [inputs]  # type: ignore[list-item]
+        decoder = decoder_for(self.model, self._session_config())
+        return transcribe_inputs(self.model, decoder, list(inputs), self.lookahead, batch_size)
+
+    def stream(self, sample_rate: int = 16000, endpoint: EndpointConfig | None = None,
+               interim_results: bool = True, channels: int = 1) -> Stream:
+        """A new live stream of audio at `sample_rate` Hz (resampled to the model's rate).
+
+        endpoint: the rules that close an utterance (default: `EndpointConfig()`;
+        `EndpointConfig(enabled=False)`: one utterance, closed by finish()).
+        """
+        cfg = self._session_config(sample_rate=sample_rate, endpoint=endpoint or EndpointConfig(),
+                                   interim_results=interim_results, channels=channels)
+        return Stream(self.model, cfg)
+
+    def decode_streams(self, streams: Sequence[Stream],
+                       max_batch: int | None = None) -> list[list[StreamResult]]:
+        """Step many streams (fed with `decode=False`) in batched forwards; each one's new results."""
+        decode_sessions(self.model, [s.session for s in streams], max_batch)
+        return [s.session.pop_results() for s in streams]

@@ -1,0 +1,73 @@
+"""One live stream of the Python API: a `Session` driven synchronously, a step after every feed.
+
+N: samples, C: channels.
+
+    with recognizer.stream(sample_rate=16000) as s:
+        for chunk in chunks:
+            for result in s.feed(chunk):      # partial (is_final=False) and final StreamResults
+                ...
+        results = s.finish()                  # the last final(s)
+
+This is the service's engine, not a copy of it: feed() is `Session.accept` + `decode_sessions`
+(the batched step the Scheduler runs) + `Session.pop_results`. To step many streams in one
+batched forward, use `Recognizer.decode_streams` with `feed(chunk, decode=False)` and
+`finish(decode=False)`.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import numpy as np
+
+from asr.models.asr_model import ASRModel
+from streaming.batch import decode_sessions
+from streaming.config import SessionConfig
+from streaming.results import StreamResult
+from streaming.session import Session
+
+__all__ = ["Stream"]
+
+
+class Stream:
+    """One stream's audio in, partial and final results out; see the module docstring."""
+
+    def __init__(self, model: ASRModel, cfg: SessionConfig) -> None:
+        self.model = model
+        self.session = Session(model, cfg)
+
+    def feed(self, audio: np.ndarray | bytes, decode: bool = True) -> list[StreamResult]:
+        """Accept float samples (N,) / (N, C) or PCM16 bytes at the stream's rate; with `decode`, run
+        the model on every complete chunk and return the results made (else [] and nothing runs).
+
+        Raises asr.audio.AudioError subclasses for bad audio (the stream goes on without it).
+        """
+        self.session.accept(audio)
+        return self.decode() if decode else []
+
+    def finish(self, decode: bool = True) -> list[StreamResult]:
+        """End of audio: with `decode`, decode what is left and return the remaining results (the
+        last final); else [] and the rest waits for `Recognizer.decode_streams`."""
+        self.session.finish()
+        return self.decode() if decode else []
+
+    def decode(self) -> list[StreamResult]:
+        """Run the model on the chunks that are ready and return the results made since the last call."""
+        decode_sessions(self.model, [self.session])
+        return self.session.pop_results()
+
+    @property
+    def done(self) -> bool:
+        """The stream has ended and its last result has been made."""
+        return self.session.done
+
+    def close(self) -> None:
+        """Drop the stream's state (caches, decoder state, audio) at once."""
+        self.session.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

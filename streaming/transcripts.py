@@ -1,0 +1,166 @@
+"""Offline transcription of whole recordings, the batch half of `Recognizer`.
+
+B: batch (recordings), N: samples, C: channels, T: feature frames, F: mel bins, T': encoder frames,
+D: model width, V: vocabulary.
+
+Inputs (audio file paths, float sample arrays at the model's rate, or `(samples, sample_rate)`
+pairs) become mono float32 audio at the model's rate; recordings are grouped into batches of
+similar duration (less padding), and each batch gets one whole-utterance forward under the
+look-ahead's attention mask and one pass of the decoder that streaming sessions of the same
+settings share (`streaming.decoders`). The cache-aware encoders stream exactly, so a Transcript
+equals the final result of a Session fed the same audio with the same settings (endpointing off).
+
+Errors, one rule: an input of the wrong *type* or shape (not a path, array or pair; a 3-D array;
+integer samples) raises TypeError / ValueError at once, before any work, since it is a bug in the
+calling code. An input whose *content* cannot be used (missing or unreadable file, corrupt
+container, empty or NaN audio) gives a Transcript with `error` set (naming the input) and empty
+text, and every other input is still transcribed: one bad file in a batch of thousands loses
+nothing else (the batch CLI writes it as an error row).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from asr.audio import AudioError, EmptyAudioError, NonFiniteAudioError, load_audio, resample, to_mono
+from asr.decoding import Decoder, DecodingResult, Hypothesis, Word, to_result
+from asr.features import compute_fbank
+from asr.models.asr_model import ASRModel
+from streaming.decoders import uses_ctc_head
+
+__all__ = ["AudioInput", "Transcript", "decode_batch", "transcribe_inputs"]
+
+AudioInput = str | os.PathLike | np.ndarray | Tensor | tuple[Any, int]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The transcript of one recording: text, token ids, words (start/end seconds from the start of
+    the recording, confidence) and confidence as in `asr.decoding.to_result`.
+
+    duration_s: seconds of audio at the model's rate. source: the input's path, or "<input i>" for
+    samples. error: None, or why the input could not be transcribed (then text is "" and
+    duration_s 0). alternatives: the n-best (best first; one for greedy decoding).
+    """
+
+    text: str
+    tokens: tuple[int, ...]
+    words: tuple[Word, ...]
+    confidence: float
+    duration_s: float
+    source: str
+    error: str | None = None
+    alternatives: tuple[DecodingResult, ...] = ()
+
+
+def _source(item: AudioInput, index: int) -> str:
+    return os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"<input {index}>"
+
+
+def _check_samples(x: Any, where: str) -> None:
+    if not isinstance(x, (np.ndarray, Tensor)):
+        raise TypeError(f"{where}: samples must be a numpy array or torch tensor, got {type(x).__name__}")
+    kind = x.dtype.is_floating_point if isinstance(x, Tensor) else x.dtype.kind == "f"
+    if not kind:
+        raise TypeError(f"{where}: samples must be floats in [-1, 1], got dtype {x.dtype}")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{where}: samples must have shape (N,) or (N, C), got {tuple(x.shape)}")
+
+
+def _check_input(item: AudioInput, index: int) -> None:
+    """Raise TypeError / ValueError when `item` is not a path, a float array or a (samples, rate) pair."""
+    where = f"transcribe input {index}"
+    if isinstance(item, (str, os.PathLike)):
+        return
+    if isinstance(item, tuple):
+        if len(item) != 2 or isinstance(item[1], bool) or not isinstance(item[1], (int, np.integer)) \
+                or item[1] <= 0:
+            raise TypeError(f"{where}: a tuple must be (samples, sample_rate) with a positive int rate")
+        _check_samples(item[0], where)
+        return
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{where}: bytes are ambiguous (container or PCM16?): pass a path or decode them "
+                        "with asr.audio.load_audio / decode_pcm16")
+    _check_samples(item, where)
+
+
+def _samples(x: np.ndarray | Tensor, rate: int, model_rate: int) -> np.ndarray:
+    """Checked mono float32 audio (N,) at `model_rate` from samples (N,) / (N, C) at `rate`."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.ascontiguousarray(to_mono(x), dtype=np.float32)
+    if x.size == 0:
+        raise EmptyAudioError("no audio samples")
+    if not np.isfinite(x).all():
+        raise NonFiniteAudioError(f"{int(x.size - np.isfinite(x).sum())} of {x.size} samples are NaN or "
+                                  "infinite")
+    return np.ascontiguousarray(resample(x, rate, model_rate), dtype=np.float32)
+
+
+def _load_input(item: AudioInput, model_rate: int) -> np.ndarray:
+    """Mono float32 audio (N,) at `model_rate`; raises AudioError / OSError when the content is bad."""
+    if isinstance(item, (str, os.PathLike)):
+        return load_audio(Path(item), model_rate)
+    if isinstance(item, tuple):
+        return _samples(item[0], int(item[1]), model_rate)
+    return _samples(item, model_rate, model_rate)
+
+
+@torch.no_grad()
+def decode_batch(model: ASRModel, decoder: Decoder, audio: Sequence[np.ndarray],
+                 lookahead: int) -> list[list[Hypothesis]]:
+    """The n-best hypotheses (best first) of each recording (N,) of one batch (an empty hypothesis for
+    audio shorter than one feature frame, as a stream of it gives)."""
+    p = next(model.parameters())
+    feats = [compute_fbank(a, model.cfg.features) for a in audio]  # (T, F) each
+    lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long, device=p.device)
+    if not int(lens.max()):  # all shorter than one feature frame: nothing for the model to see
+        return [[Hypothesis()] for _ in audio]
+    x = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(p.device, p.dtype)  # (B, T, F)
+    enc, enc_lens = model.encode(x, lens, lookahead)  # (B, T', D), (B,)
+    head = model.ctc_head(enc) if uses_ctc_head(model) else enc  # (B, T', V) for CTC
+    state = decoder.decode_chunk(head, enc_lens, decoder.init_state(len(audio), p.device))
+    return decoder.nbest(state)
+
+
+def _transcript(model: ASRModel, nbest: list[Hypothesis], duration_s: float, source: str) -> Transcript:
+    alternatives = tuple(to_result(h, model.tokenizer, model.frame_shift_s) for h in nbest)
+    best = alternatives[0]
+    return Transcript(best.text, tuple(best.tokens), tuple(best.words), best.confidence, duration_s, source,
+                      None, alternatives)
+
+
+def _failed(source: str, error: BaseException) -> Transcript:
+    return Transcript("", (), (), 0.0, 0.0, source, f"{source}: {error}")
+
+
+def transcribe_inputs(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
+                      batch_size: int) -> list[Transcript]:
+    """Transcripts of `inputs` in input order, decoded in batches of up to `batch_size` sorted by duration."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    for i, item in enumerate(inputs):
+        _check_input(item, i)
+    rate = model.cfg.features.sample_rate
+    out: list[Transcript | None] = [None] * len(inputs)
+    audio: dict[int, np.ndarray] = {}
+    for i, item in enumerate(inputs):
+        try:
+            audio[i] = _load_input(item, rate)
+        except (AudioError, OSError) as e:
+            out[i] = _failed(_source(item, i), e)
+    order = sorted(audio, key=lambda i: (len(audio[i]), i))
+    for start in range(0, len(order), batch_size):
+        group = order[start:start + batch_size]
+        nbests = decode_batch(model, decoder, [audio[i] for i in group], lookahead)
+        for i, nbest in zip(group, nbests):
+            out[i] = _transcript(model, nbest, len(audio[i]) / rate, _source(inputs[i], i))
+    return [t for t in out if t is not None]
