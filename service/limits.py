@@ -1,0 +1,76 @@
+"""Service limits: a counter of concurrent streams and the bearer-token check (a server interceptor)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from service.convert import RequestError
+
+__all__ = ["StreamSlots", "TokenAuth"]
+
+_OPEN_METHODS = ("/grpc.health.v1.Health/",)  # load balancers probe health without a token
+
+
+class StreamSlots:
+    """At most `limit` streams at once (None: no limit); take() raises RESOURCE_EXHAUSTED past it."""
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"max streams must be >= 1 or None, got {limit}")
+        self.limit, self.active = limit, 0
+
+    def take(self) -> None:
+        """Count one more stream, or refuse it."""
+        if self.limit is not None and self.active >= self.limit:
+            raise RequestError(f"the server is at its limit of {self.limit} concurrent streams; retry later",
+                               grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.active += 1
+
+    def give(self) -> None:
+        """A stream has ended."""
+        self.active -= 1
+
+
+def _refuse(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+    """A handler of the same kind as `handler` that answers UNAUTHENTICATED."""
+
+    async def abort(_request: object, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    kind = {(False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler}
+    return kind[handler.request_streaming, handler.response_streaming](
+        abort, request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer)
+
+
+class TokenAuth(grpc.aio.ServerInterceptor):
+    """Refuses every call without metadata `authorization: Bearer <token>` (health checks excepted)."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("the auth token must not be empty")
+        self._expected = f"Bearer {token}".encode()
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """Pass authorised calls on; answer the others UNAUTHENTICATED."""
+        if details.method.startswith(_OPEN_METHODS):
+            return await continuation(details)
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        sent = dict(details.invocation_metadata or ()).get("authorization")
+        if sent is None:
+            return _refuse(handler, "missing metadata 'authorization: Bearer <token>'")
+        sent = sent.encode() if isinstance(sent, str) else sent
+        if not hmac.compare_digest(sent, self._expected):
+            return _refuse(handler, "wrong bearer token")
+        return handler

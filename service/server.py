@@ -1,0 +1,109 @@
+"""The gRPC server: the Recognizer servicer on grpc.aio, with health checking, reflection and limits.
+
+    server = await serve({"demo": model}, ServerConfig(port=0))   # port 0: an ephemeral port
+    print(server.port); ...; await server.stop()
+
+`run_until_signal` serves until SIGTERM/SIGINT, then shuts down gracefully: new calls are refused,
+open streams get `grace_s` to finish (and send their finals), then the engine stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from asr.models.asr_model import ASRModel
+from service.engine import Engine
+from service.limits import StreamSlots, TokenAuth
+from service.protos import asr_pb2, asr_pb2_grpc
+from service.servicer import RecognizerServicer
+from streaming import SchedulerConfig
+
+__all__ = ["ServerConfig", "Server", "serve", "run_until_signal"]
+
+SERVICE_NAME = asr_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """host/port to bind (port 0: ephemeral); max_streams: concurrent StreamingRecognize calls (None: no
+    limit); token: bearer token required in metadata (None: no auth); max_message_bytes: largest request;
+    grace_s: how long open calls may run on after a shutdown starts; scheduler: batching settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    max_streams: int | None = None
+    token: str | None = None
+    max_message_bytes: int = 4 * 1024 * 1024
+    grace_s: float = 10.0
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.max_streams is not None and self.max_streams < 1:
+            raise ValueError(f"max_streams must be >= 1 or None, got {self.max_streams}")
+        if self.max_message_bytes < 1024:
+            raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
+        if self.grace_s < 0:
+            raise ValueError(f"grace_s must be >= 0, got {self.grace_s}")
+
+
+@dataclass
+class Server:
+    """A running server: the bound port, its engine (schedulers), the stream slots and the grpc server."""
+
+    grpc_server: grpc.aio.Server
+    port: int
+    engine: Engine
+    slots: StreamSlots
+    health: health.HealthServicer
+    cfg: ServerConfig
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Refuse new calls, give open ones `grace_s` (default cfg.grace_s) to finish, stop the engine."""
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.grpc_server.stop(self.cfg.grace_s if grace_s is None else grace_s)
+        await self.engine.stop()
+
+
+async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None) -> Server:
+    """Start serving `models` (name -> model; the first is the default) on the running event loop."""
+    cfg = cfg or ServerConfig()
+    engine = Engine(models, cfg.scheduler)
+    await engine.start()
+    size = cfg.max_message_bytes
+    server = grpc.aio.server(interceptors=[TokenAuth(cfg.token)] if cfg.token else None,
+                             options=[("grpc.max_receive_message_length", size),
+                                      ("grpc.max_send_message_length", size)])
+    slots = StreamSlots(cfg.max_streams)
+    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+    await server.start()
+    return Server(server, port, engine, slots, health_servicer, cfg)
+
+
+async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
+                           on_start=None) -> None:  # noqa: ANN001 - optional callback(Server)
+    """Serve until SIGTERM or SIGINT, then shut down gracefully (see the module docstring)."""
+    server = await serve(models, cfg)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    if on_start is not None:
+        on_start(server)
+    await stopping.wait()
+    await server.stop()

@@ -1,0 +1,164 @@
+"""A tiny random-weight model saved to disk, test audio as WAV/PCM16, a live server and an offline oracle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from pathlib import Path
+
+import grpc
+import numpy as np
+import soundfile as sf
+import torch
+
+from asr.audio import load_audio
+from asr.checkpoint import load_model, save_model
+from asr.decoding import DecodingResult, to_result
+from asr.encoders import ConformerConfig
+from asr.features import compute_fbank
+from asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
+from asr.stream_decode import greedy_decoder, offline_hypotheses
+from asr.tokenizers import CharTokenizer
+from service.protos import asr_pb2, asr_pb2_grpc
+from service.server import ServerConfig, serve
+
+RATE = 16000
+ENDPOINTING_OFF = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=-1,
+                                            trailing_silence_no_speech_ms=-1, max_utterance_ms=-1)
+
+
+def tiny_model_dir(directory: Path, seed: int = 0) -> Path:
+    """Save a ~30k-parameter causal chunked-limited TDT+CTC Conformer (float64, char tokenizer)."""
+    tokenizer = CharTokenizer(list("abcd "))
+    v = tokenizer.vocab_size
+    enc = ConformerConfig(feat_in=80, n_layers=2, d_model=32, n_heads=2, ff_expansion_factor=2,
+                          conv_kernel_size=5, subsampling="striding", subsampling_factor=4,
+                          subsampling_conv_channels=8, causal_downsampling=True, conv_context_size="causal",
+                          att_context_size=((6, 2), (6, 0)), att_context_style="chunked_limited",
+                          dropout=0.0, dropout_pre_encoder=0.0, dropout_att=0.0)
+    pred, joiner = transducer_heads(v, 32, "tdt", pred_dim=16, joint_dim=24)
+    cfg = ASRModelConfig(vocab_size=v, encoder=enc, ctc=True, transducer="tdt", predictor=pred, joiner=joiner)
+    torch.manual_seed(seed)
+    model = ASRModel(cfg).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)  # an untrained model then emits plenty of tokens
+        model.normalizer.mean.fill_(-8.0)
+        model.normalizer.std.fill_(4.0)
+    save_model(model, directory, tokenizer)
+    return directory
+
+
+def speechlike(seconds: float, seed: int = 0, rate: int = RATE) -> np.ndarray:
+    """Float32 audio (N,) of noise bursts and tones whose loudness changes every ~0.1 s."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    env = np.repeat(rng.uniform(0.0, 0.5, n // 1600 + 1), 1600)[:n]
+    x = env * (0.5 * rng.standard_normal(n) + np.sin(2 * np.pi * rng.uniform(100, 900) * t))
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
+    """A PCM16 WAV file of float audio (N,)."""
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def pcm16(audio: np.ndarray) -> bytes:
+    """Raw little-endian PCM16 of float audio (N,) (the same rounding as a PCM16 WAV)."""
+    return load_pcm16_samples(audio).astype("<i2").tobytes()
+
+
+def load_pcm16_samples(audio: np.ndarray) -> np.ndarray:
+    """The int16 samples soundfile writes for float audio (N,)."""
+    data, _ = sf.read(io.BytesIO(wav_bytes(audio)), dtype="int16")
+    return data
+
+
+@torch.no_grad()
+def offline_result(model: ASRModel, wav: bytes, lookahead: int = 0) -> DecodingResult:
+    """Independent oracle: the whole file's features, one offline encoder forward under the same chunked
+    mask, greedy decoding over all frames; text and word times (s) of the hypothesis."""
+    feats = compute_fbank(load_audio(wav, RATE), model.cfg.features)[None].to(torch.float64)
+    lens = torch.tensor([feats.shape[1]])
+    hyp = offline_hypotheses(model, feats, lens, lookahead, greedy_decoder(model))[0]
+    return to_result(hyp, model.tokenizer, model.frame_shift_s)
+
+
+def offline_text(model: ASRModel, wav: bytes, lookahead: int = 0) -> str:
+    """The oracle's transcript (see offline_result)."""
+    return offline_result(model, wav, lookahead).text
+
+
+def streaming_config(**kw) -> asr_pb2.StreamingRecognizeRequest:
+    """A first request: LINEAR16 16 kHz, endpointing off unless given, interim results on."""
+    ep = kw.pop("endpointing", ENDPOINTING_OFF)
+    interim = kw.pop("interim_results", True)
+    lookahead_ms = kw.pop("lookahead_ms", None)
+    cfg = asr_pb2.RecognitionConfig(encoding=asr_pb2.LINEAR16, sample_rate_hertz=kw.pop("rate", RATE),
+                                    enable_word_time_offsets=True, enable_word_confidence=True,
+                                    endpointing=ep, **kw)
+    return asr_pb2.StreamingRecognizeRequest(streaming_config=asr_pb2.StreamingRecognitionConfig(
+        config=cfg, interim_results=interim, lookahead_ms=lookahead_ms))
+
+
+def audio_requests(data: bytes, chunk: int = 3200) -> list[asr_pb2.StreamingRecognizeRequest]:
+    """Audio requests of `chunk` bytes each."""
+    return [asr_pb2.StreamingRecognizeRequest(audio_content=data[i:i + chunk])
+            for i in range(0, len(data), chunk)]
+
+
+async def stream_call(stub, requests, pause_s: float = 0.0, sent: list | None = None, metadata=None):
+    """Run one StreamingRecognize call, writing `requests` (pausing between them) while reading; yields
+    (response, audio messages sent so far). Writes after the server has ended the call are dropped, so
+    the call's own status (an AioRpcError) is what surfaces."""
+    sent = sent if sent is not None else [0]
+    call = stub.StreamingRecognize(metadata=metadata)
+
+    async def write():
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            for r in requests:
+                if call.done():
+                    return
+                await call.write(r)
+                sent[0] += r.HasField("audio_content")
+                await asyncio.sleep(pause_s)
+            await call.done_writing()
+
+    writer = asyncio.get_running_loop().create_task(write())
+    try:
+        async for response in call:
+            yield response, sent[0]
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
+@contextlib.asynccontextmanager
+async def live_server(models: dict, **cfg):
+    """A real grpc.aio server on 127.0.0.1 (ephemeral port) and a stub connected to it."""
+    server = await serve(models, ServerConfig(host="127.0.0.1", port=0, **cfg))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield server, asr_pb2_grpc.RecognizerStub(channel), channel
+    finally:
+        await channel.close()
+        await server.stop(0)
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Wait until predicate() is true (poll), or fail."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def load(directory: Path) -> ASRModel:
+    """The model saved in `directory`, as a server would load it."""
+    return load_model(directory)
