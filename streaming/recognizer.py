@@ -3,6 +3,7 @@
     from asr import Recognizer                        # the same class as streaming.Recognizer
     r = Recognizer.load("path/to/model", device="cpu", decoding="beam", beam_size=4)
     transcripts = r.transcribe(["a.wav", samples, (samples_8k, 8000)], batch_size=8)
+    for index, transcript in r.transcribe_iter(paths): ...   # as each batch is done (long jobs)
     with r.stream(sample_rate=16000) as s:
         results = s.feed(chunk)                       # partial / final StreamResults
         results += s.finish()
@@ -24,10 +25,11 @@ Transcript with `error`). B: streams.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from asr.models.asr_model import ASRModel
@@ -37,7 +39,7 @@ from streaming.decoders import decoder_for
 from streaming.errors import SessionConfigError
 from streaming.results import StreamResult
 from streaming.stream import Stream
-from streaming.transcripts import AudioInput, Transcript, transcribe_inputs
+from streaming.transcripts import AudioInput, Transcript, iter_transcripts, transcribe_inputs
 
 __all__ = ["RecognizerConfig", "Recognizer"]
 
@@ -54,6 +56,14 @@ class RecognizerConfig:
     def __post_init__(self) -> None:
         # SessionConfig holds the one copy of these checks (typed errors that name the setting)
         SessionConfig(lookahead=self.lookahead or 0, decoding=self.decoding, beam_size=self.beam_size)
+
+
+def _as_list(inputs: Sequence[AudioInput] | AudioInput) -> list[AudioInput]:
+    """A list of inputs; one path, array or (samples, int rate) pair alone becomes a list of one."""
+    pair = isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], (int, np.integer))
+    if pair or isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "dtype"):
+        return [inputs]  # type: ignore[list-item]
+    return list(inputs)  # type: ignore[arg-type]
 
 
 class Recognizer:
@@ -103,11 +113,15 @@ class Recognizer:
         Recordings are decoded `batch_size` at a time, grouped by duration; the batch size does
         not change a result. Unreadable audio gives a Transcript with `error` set (others go on).
         """
-        pair = isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], int)
-        if pair or isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "dtype"):
-            inputs = [inputs]  # type: ignore[list-item]
         decoder = decoder_for(self.model, self._session_config())
-        return transcribe_inputs(self.model, decoder, list(inputs), self.lookahead, batch_size)
+        return transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size)
+
+    def transcribe_iter(self, inputs: Sequence[AudioInput] | AudioInput,
+                        batch_size: int = 8) -> Iterator[tuple[int, Transcript]]:
+        """(input index, Transcript) of each input as soon as its batch is done (batches in order of
+        duration; audio read a batch at a time): for jobs that write results as they come."""
+        decoder = decoder_for(self.model, self._session_config())
+        return iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size)
 
     def stream(self, sample_rate: int = 16000, endpoint: EndpointConfig | None = None,
                interim_results: bool = True, channels: int = 1) -> Stream:

@@ -4,11 +4,12 @@ B: batch (recordings), N: samples, C: channels, T: feature frames, F: mel bins, 
 D: model width, V: vocabulary.
 
 Inputs (audio file paths, float sample arrays at the model's rate, or `(samples, sample_rate)`
-pairs) become mono float32 audio at the model's rate; recordings are grouped into batches of
-similar duration (less padding), and each batch gets one whole-utterance forward under the
-look-ahead's attention mask and one pass of the decoder that streaming sessions of the same
-settings share (`streaming.decoders`). The cache-aware encoders stream exactly, so a Transcript
-equals the final result of a Session fed the same audio with the same settings (endpointing off).
+pairs) are sorted by duration (from file headers) and grouped into batches of similar duration
+(less padding); files are read one batch at a time. Each batch becomes mono float32 audio at the
+model's rate and gets one whole-utterance forward under the look-ahead's attention mask and one
+pass of the decoder that streaming sessions of the same settings share (`streaming.decoders`).
+The cache-aware encoders stream exactly, so a Transcript equals the final result of a Session fed
+the same audio with the same settings (endpointing off).
 
 Errors, one rule: an input of the wrong *type* or shape (not a path, array or pair; a 3-D array;
 integer samples) raises TypeError / ValueError at once, before any work, since it is a bug in the
@@ -21,12 +22,13 @@ nothing else (the batch CLI writes it as an error row).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch import Tensor
 
@@ -36,7 +38,7 @@ from asr.features import compute_fbank
 from asr.models.asr_model import ASRModel
 from streaming.decoders import uses_ctc_head
 
-__all__ = ["AudioInput", "Transcript", "decode_batch", "transcribe_inputs"]
+__all__ = ["AudioInput", "Transcript", "decode_batch", "iter_transcripts", "transcribe_inputs"]
 
 AudioInput = str | os.PathLike | np.ndarray | Tensor | tuple[Any, int]
 
@@ -142,25 +144,51 @@ def _failed(source: str, error: BaseException) -> Transcript:
     return Transcript("", (), (), 0.0, 0.0, source, f"{source}: {error}")
 
 
-def transcribe_inputs(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
-                      batch_size: int) -> list[Transcript]:
-    """Transcripts of `inputs` in input order, decoded in batches of up to `batch_size` sorted by duration."""
+def _duration_s(item: AudioInput, model_rate: int) -> float:
+    """Seconds of audio of an input, from the file header for paths (0 when unreadable: loading it
+    in its batch then reports the problem), so batches are sorted without holding every file."""
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            return float(sf.info(os.fspath(item)).duration)
+        except Exception:  # noqa: BLE001 - any failure to read a header: the load names it later
+            return 0.0
+    samples, rate = item if isinstance(item, tuple) else (item, model_rate)
+    return len(samples) / rate
+
+
+def iter_transcripts(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
+                     batch_size: int) -> Iterator[tuple[int, Transcript]]:
+    """(input index, Transcript) of every input once, batch by batch in order of duration, each as soon
+    as its batch is decoded; audio is loaded one batch at a time. Raises for bad types before any work."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     for i, item in enumerate(inputs):
         _check_input(item, i)
+    return _iter_batches(model, decoder, inputs, lookahead, batch_size)
+
+
+def _iter_batches(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
+                  batch_size: int) -> Iterator[tuple[int, Transcript]]:
     rate = model.cfg.features.sample_rate
-    out: list[Transcript | None] = [None] * len(inputs)
-    audio: dict[int, np.ndarray] = {}
-    for i, item in enumerate(inputs):
-        try:
-            audio[i] = _load_input(item, rate)
-        except (AudioError, OSError) as e:
-            out[i] = _failed(_source(item, i), e)
-    order = sorted(audio, key=lambda i: (len(audio[i]), i))
+    durations = [_duration_s(item, rate) for item in inputs]
+    order = sorted(range(len(inputs)), key=lambda i: (durations[i], i))
     for start in range(0, len(order), batch_size):
-        group = order[start:start + batch_size]
-        nbests = decode_batch(model, decoder, [audio[i] for i in group], lookahead)
-        for i, nbest in zip(group, nbests):
-            out[i] = _transcript(model, nbest, len(audio[i]) / rate, _source(inputs[i], i))
+        audio: dict[int, np.ndarray] = {}
+        for i in order[start:start + batch_size]:
+            try:
+                audio[i] = _load_input(inputs[i], rate)
+            except (AudioError, OSError) as e:
+                yield i, _failed(_source(inputs[i], i), e)
+        if audio:
+            nbests = decode_batch(model, decoder, list(audio.values()), lookahead)
+            for (i, samples), nbest in zip(audio.items(), nbests):
+                yield i, _transcript(model, nbest, len(samples) / rate, _source(inputs[i], i))
+
+
+def transcribe_inputs(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
+                      batch_size: int) -> list[Transcript]:
+    """Transcripts of `inputs` in input order, decoded in batches of up to `batch_size` sorted by duration."""
+    out: list[Transcript | None] = [None] * len(inputs)
+    for i, transcript in iter_transcripts(model, decoder, inputs, lookahead, batch_size):
+        out[i] = transcript
     return [t for t in out if t is not None]

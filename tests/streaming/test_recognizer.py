@@ -160,6 +160,36 @@ def test_audio_shorter_than_a_frame_gives_an_empty_transcript_like_a_stream(mode
         assert [(x.text, x.is_final) for x in s.finish()] == [("", True)]
 
 
+def test_transcribe_iter_yields_each_input_once_batch_by_batch_reading_files_lazily(model_dirs, tmp_path):
+    r = Recognizer.load(model_dirs["tdt"])
+    seconds = [1.5, 0.4, 1.1, 0.7, 2.0]
+    audio = [speechlike(s, seed=40 + i) for i, s in enumerate(seconds)]
+    paths = [tmp_path / f"{i}.wav" for i in range(len(audio))]
+    for p, a in zip(paths, audio):
+        sf.write(p, a, 16000, subtype="FLOAT")
+    expect = r.transcribe(audio, batch_size=1)
+    it = r.transcribe_iter(paths, batch_size=2)
+    first = [next(it), next(it)]
+    assert sorted(i for i, _ in first) == [1, 3]  # the two shortest come first
+    paths[4].write_bytes(b"truncated")  # the longest file is read only in the last batch
+    rest = list(it)
+    got = dict(first + rest)
+    assert len(first + rest) == len(got) == len(audio)
+    assert [i for i, _ in rest] == [2, 0, 4]
+    for i in range(4):
+        assert (got[i].tokens, got[i].words) == (expect[i].tokens, expect[i].words)
+    assert got[4].error and str(paths[4]) in got[4].error
+
+
+def test_one_input_alone_gives_a_list_of_one(model_dirs, tmp_path):
+    r = Recognizer.load(model_dirs["ctc"])
+    audio = speechlike(0.8, seed=3)
+    sf.write(tmp_path / "a.wav", audio, 16000, subtype="FLOAT")
+    results = [r.transcribe(x) for x in (audio, (audio, 16000), tmp_path / "a.wav", str(tmp_path / "a.wav"))]
+    assert all(len(x) == 1 for x in results)
+    assert len({x[0].tokens for x in results}) == 1 and results[0][0].tokens
+
+
 def test_unreadable_inputs_give_error_transcripts_and_the_rest_go_on(model_dirs, tmp_path):
     r = Recognizer.load(model_dirs["ctc"])
     good = speechlike(1.0, seed=2)
@@ -218,3 +248,15 @@ def test_asr_recognizer_is_the_streaming_class_and_import_asr_stays_light():
     code = ("import sys, asr; assert 'streaming' not in sys.modules and 'torch' not in sys.modules; "
             "from asr import Recognizer; import streaming; assert Recognizer is streaming.Recognizer")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.gpu
+def test_cuda_transcribe_and_stream_match_the_cpu(model_dirs):
+    """float64 on both devices: the tokens agree exactly (CUDA kernels differ only in rounding)."""
+    audio = [speechlike(s, seed=30 + i) for i, s in enumerate((1.4, 0.8))]
+    cpu = Recognizer.load(model_dirs["tdt"], decoding="beam", beam_size=3).transcribe(audio)
+    gpu = Recognizer.load(model_dirs["tdt"], device="cuda", decoding="beam", beam_size=3)
+    assert [t.tokens for t in gpu.transcribe(audio, batch_size=2)] == [t.tokens for t in cpu]
+    with gpu.stream(endpoint=NO_ENDPOINT) as s:
+        s.feed(audio[0])
+        assert [x.tokens for x in s.finish() if x.is_final] == [cpu[0].tokens]
