@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from service._drain import drain
 from service.convert import RequestError
 
 __all__ = ["StreamSlots", "TokenAuth"]
@@ -37,7 +38,9 @@ class StreamSlots:
 def _refuse(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
     """A handler of the same kind as `handler` that answers UNAUTHENTICATED."""
 
-    async def abort(_request: object, context: grpc.aio.ServicerContext) -> None:
+    async def abort(request: object, context: grpc.aio.ServicerContext) -> None:
+        if handler.request_streaming:
+            await drain(request)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
     kind = {(False, False): grpc.unary_unary_rpc_method_handler,

@@ -16,11 +16,12 @@ import numpy as np
 
 from asr.audio import decode_pcm16, load_audio
 from service import convert
+from service._drain import drain
 from service.convert import RequestError, StreamSettings
 from service.engine import Engine
 from service.limits import StreamSlots
 from service.protos import asr_pb2, asr_pb2_grpc
-from streaming import StreamHandle
+from streaming import SessionError, StreamHandle
 
 __all__ = ["RecognizerServicer"]
 
@@ -40,13 +41,15 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
         try:
             self.slots.take()
         except RequestError as e:
+            await drain(request_iterator)
             await context.abort(e.code, str(e))
         try:
             try:
                 name, settings = await self._streaming_settings(request_iterator)
-            except RequestError as e:
-                await context.abort(e.code, str(e))
-            handle = self.engine.schedulers[name].open(settings.session)
+                handle = self.engine.schedulers[name].open(settings.session)
+            except (RequestError, SessionError) as e:
+                await drain(request_iterator)
+                await context.abort(*convert.error_status(e))
             async for response in self._run_stream(handle, settings, request_iterator, context):
                 yield response
         finally:
@@ -133,6 +136,7 @@ async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncI
         await handle.finish()
     except Exception as e:  # noqa: BLE001 - handed to the response side, which maps it to a status
         handle.close()
+        await drain(requests)
         return e
     return None
 
