@@ -260,3 +260,12 @@ def test_cuda_transcribe_and_stream_match_the_cpu(model_dirs):
     with gpu.stream(endpoint=NO_ENDPOINT) as s:
         s.feed(audio[0])
         assert [x.tokens for x in s.finish() if x.is_final] == [cpu[0].tokens]
+
+
+def test_multichannel_arrays_are_mixed_down_to_their_mean(model_dirs):
+    r = Recognizer.load(model_dirs["tdt"])
+    left = speechlike(1.6, seed=50)
+    right = (0.8 * left + 0.2 * speechlike(1.6, seed=51)).astype(np.float32)
+    mono = ((left.astype(np.float64) + right) / 2).astype(np.float32)
+    stereo, expect = r.transcribe([np.stack([left, right], axis=1), mono])
+    assert stereo.tokens == expect.tokens and len(expect.tokens) > 5
