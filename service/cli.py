@@ -1,0 +1,130 @@
+"""`transduce serve` and `transduce stream`: the gRPC server and a command-line client.
+
+    transduce serve --model demo --port 50051 [--host 127.0.0.1] [--max-streams N] [--token T]
+    transduce stream talk.wav --server 127.0.0.1:50051 [--realtime] [--interim]
+
+Registered as plugins of the `transduce.commands` entry-point group (pyproject.toml), so `asr.cli`
+never imports this layer. `serve` prints one line `serving MODEL on HOST:PORT` once it listens (port
+0 picks a free port) and shuts down gracefully on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from asr.cli import Command, CommandError
+
+__all__ = ["COMMAND", "STREAM_COMMAND"]
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="PATH|NAME",
+                        help="a model directory, or the name of a bundled model (e.g. demo)")
+    parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--max-streams", type=int, default=None, metavar="N",
+                        help="concurrent streams; more get RESOURCE_EXHAUSTED (default: no limit)")
+    parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
+                        help="require metadata 'authorization: Bearer T' (default: $TRANSDUCE_TOKEN)")
+    parser.add_argument("--max-message-mb", type=float, default=4.0, metavar="MB",
+                        help="largest request message (default 4 MiB)")
+    parser.add_argument("--grace", type=float, default=10.0, metavar="S",
+                        help="seconds open streams get to finish after SIGTERM (default 10)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for the model")
+
+
+def _model_name(spec: str) -> str:
+    return Path(spec).name if os.sep in spec or "/" in spec or Path(spec).exists() else spec
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import torch
+
+    from asr.checkpoint import CheckpointError, load_model
+    from service.server import ServerConfig, run_until_signal
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model = load_model(args.model)
+        cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
+                           max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace)
+    except (CheckpointError, ValueError) as e:
+        raise CommandError(str(e)) from None
+    name = _model_name(args.model)
+
+    def started(server) -> None:  # noqa: ANN001 - a service.server.Server
+        print(f"serving {name} on {args.host}:{server.port}", flush=True)
+
+    asyncio.run(run_until_signal({name: model}, cfg, on_start=started))
+    print("stopped", flush=True)
+    return 0
+
+
+def _stream_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="audio file (WAV/FLAC/OGG) to stream")
+    parser.add_argument("--server", required=True, metavar="HOST:PORT", help="the transduce server")
+    parser.add_argument("--realtime", action="store_true", help="send at the pace of the audio")
+    parser.add_argument("--interim", action="store_true", help="print partial results too")
+    parser.add_argument("--model", default="", help="model name on the server (default: its default)")
+    parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
+                        help="bearer token (default: $TRANSDUCE_TOKEN)")
+    parser.add_argument("--chunk-ms", type=int, default=100, help="audio per message (default 100 ms)")
+    parser.add_argument("--no-endpointing", action="store_true",
+                        help="one utterance per stream: turn the server's endpointing rules off")
+
+
+def _format(result) -> str:  # noqa: ANN001 - a StreamingRecognitionResult
+    text = result.alternatives[0].transcript if result.alternatives else ""
+    if not result.is_final:
+        return f"partial [{result.result_end_ms / 1000:7.2f}s] {text}"
+    words = " ".join(f"{w.word}({w.start_ms / 1000:.2f}-{w.end_ms / 1000:.2f})"
+                     for w in result.alternatives[0].words) if result.alternatives else ""
+    return f"final   [{result.result_end_ms / 1000:7.2f}s] #{result.utterance_index} {text}\n        {words}"
+
+
+def _run_stream(args: argparse.Namespace) -> int:
+    import grpc
+
+    from service.client import StreamOptions, stream_file
+    from service.protos import asr_pb2
+
+    if not Path(args.file).is_file():
+        raise CommandError(f"{args.file}: no such audio file")
+    off = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=-1, trailing_silence_no_speech_ms=-1,
+                                    max_utterance_ms=-1)
+    opts = StreamOptions(interim=args.interim, realtime=args.realtime, chunk_ms=args.chunk_ms,
+                         model=args.model, token=args.token, endpointing=off if args.no_endpointing else None)
+
+    async def main() -> None:
+        async for response in stream_file(args.server, args.file, opts):
+            for result in response.results:
+                print(_format(result), flush=True)
+
+    try:
+        asyncio.run(main())
+    except grpc.aio.AioRpcError as e:
+        print(f"transduce stream: {e.code().name}: {e.details()}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - unreadable audio and the like: one line, not a traceback
+        raise CommandError(f"{args.file}: {e}") from None
+    return 0
+
+
+COMMAND = Command(
+    name="serve",
+    help="Run the gRPC speech recognition server (streaming + unary, health, reflection).",
+    add_arguments=_serve_arguments,
+    run=_run_serve,
+)
+
+STREAM_COMMAND = Command(
+    name="stream",
+    help="Stream an audio file to a transduce server and print partial and final results.",
+    add_arguments=_stream_arguments,
+    run=_run_stream,
+)
