@@ -1,4 +1,5 @@
-"""A tiny random-weight model saved to disk, test audio as WAV/PCM16, a live server and an offline oracle."""
+"""A tiny random-weight model saved to disk (tests/streaming's), test audio as WAV/PCM16, a live server
+and an offline oracle."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ import grpc
 import numpy as np
 import soundfile as sf
 import torch
+from streaming_helpers import speechlike, tiny_model  # noqa: F401 - speechlike is re-exported
 
 from asr.audio import load_audio
 from asr.checkpoint import load_model, save_model
 from asr.decoding import DecodingResult, to_result
-from asr.encoders import ConformerConfig
 from asr.features import compute_fbank
-from asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
+from asr.models.asr_model import ASRModel
 from asr.stream_decode import greedy_decoder, offline_hypotheses
-from asr.tokenizers import CharTokenizer
 from service.protos import asr_pb2, asr_pb2_grpc
 from service.server import ServerConfig, serve
 
@@ -29,35 +29,11 @@ ENDPOINTING_OFF = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=-1,
 
 
 def tiny_model_dir(directory: Path, seed: int = 0) -> Path:
-    """Save a ~30k-parameter causal chunked-limited TDT+CTC Conformer (float64, char tokenizer)."""
-    tokenizer = CharTokenizer(list("abcd "))
-    v = tokenizer.vocab_size
-    enc = ConformerConfig(feat_in=80, n_layers=2, d_model=32, n_heads=2, ff_expansion_factor=2,
-                          conv_kernel_size=5, subsampling="striding", subsampling_factor=4,
-                          subsampling_conv_channels=8, causal_downsampling=True, conv_context_size="causal",
-                          att_context_size=((6, 2), (6, 0)), att_context_style="chunked_limited",
-                          dropout=0.0, dropout_pre_encoder=0.0, dropout_att=0.0)
-    pred, joiner = transducer_heads(v, 32, "tdt", pred_dim=16, joint_dim=24)
-    cfg = ASRModelConfig(vocab_size=v, encoder=enc, ctc=True, transducer="tdt", predictor=pred, joiner=joiner)
-    torch.manual_seed(seed)
-    model = ASRModel(cfg).double().eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(3.0)  # an untrained model then emits plenty of tokens
-        model.normalizer.mean.fill_(-8.0)
-        model.normalizer.std.fill_(4.0)
-    save_model(model, directory, tokenizer)
+    """Save the streaming tests' tiny random-weight TDT+CTC Conformer (float64, char tokenizer) with two
+    look-aheads, as a model directory a server loads."""
+    model = tiny_model("tdt", contexts=((6, 2), (6, 0)), seed=seed)
+    save_model(model, directory, model.tokenizer)
     return directory
-
-
-def speechlike(seconds: float, seed: int = 0, rate: int = RATE) -> np.ndarray:
-    """Float32 audio (N,) of noise bursts and tones whose loudness changes every ~0.1 s."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * rate)
-    t = np.arange(n) / rate
-    env = np.repeat(rng.uniform(0.0, 0.5, n // 1600 + 1), 1600)[:n]
-    x = env * (0.5 * rng.standard_normal(n) + np.sin(2 * np.pi * rng.uniform(100, 900) * t))
-    return np.clip(x, -1, 1).astype(np.float32)
 
 
 def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
