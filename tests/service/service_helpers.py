@@ -19,7 +19,7 @@ from asr.checkpoint import load_model, save_model
 from asr.decoding import DecodingResult, to_result
 from asr.features import compute_fbank
 from asr.models.asr_model import ASRModel
-from asr.stream_decode import greedy_decoder, offline_hypotheses
+from asr.stream_decode import greedy_decoder, make_decoder, offline_hypotheses
 from service.protos import asr_pb2, asr_pb2_grpc
 from service.server import ServerConfig, serve
 
@@ -62,6 +62,17 @@ def offline_result(model: ASRModel, wav: bytes, lookahead: int = 0) -> DecodingR
     lens = torch.tensor([feats.shape[1]])
     hyp = offline_hypotheses(model, feats, lens, lookahead, greedy_decoder(model))[0]
     return to_result(hyp, model.tokenizer, model.frame_shift_s)
+
+
+@torch.no_grad()
+def offline_hypotheses_nbest(model: ASRModel, wav: bytes, beam: int = 4, lookahead: int = 0) -> list[str]:
+    """Offline oracle for n-best lists: one whole-utterance forward, beam search over all frames."""
+    feats = compute_fbank(load_audio(wav, RATE), model.cfg.features)[None].to(torch.float64)
+    enc, enc_lens = model.encode(feats, torch.tensor([feats.shape[1]]), lookahead)
+    decoder = make_decoder(model, "beam", beam)
+    x = model.ctc_head(enc) if model.joiner is None else enc
+    state = decoder.decode_chunk(x, enc_lens, decoder.init_state(1))
+    return [model.tokenizer.decode(h.tokens).strip() for h in decoder.nbest(state)[0]]
 
 
 def offline_text(model: ASRModel, wav: bytes, lookahead: int = 0) -> str:
