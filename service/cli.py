@@ -28,6 +28,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--max-streams", type=int, default=None, metavar="N",
                         help="concurrent streams; more get RESOURCE_EXHAUSTED (default: no limit)")
+    parser.add_argument("--max-stream-s", type=float, default=None, metavar="S",
+                        help="longest audio per stream; more gets OUT_OF_RANGE (default: no limit)")
     parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
                         help="require metadata 'authorization: Bearer T' (default: $TRANSDUCE_TOKEN)")
     parser.add_argument("--max-message-mb", type=float, default=4.0, metavar="MB",
@@ -51,7 +53,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         model = load_model(args.model)
-        cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
+        cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
+                           max_stream_s=args.max_stream_s, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace)
     except (CheckpointError, ValueError) as e:
         raise CommandError(str(e)) from None
@@ -71,6 +74,8 @@ def _stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--realtime", action="store_true", help="send at the pace of the audio")
     parser.add_argument("--interim", action="store_true", help="print partial results too")
     parser.add_argument("--model", default="", help="model name on the server (default: its default)")
+    parser.add_argument("--max-stream-s", type=float, default=None, metavar="S",
+                        help="longest audio per stream; more gets OUT_OF_RANGE (default: no limit)")
     parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
                         help="bearer token (default: $TRANSDUCE_TOKEN)")
     parser.add_argument("--chunk-ms", type=int, default=100, help="audio per message (default 100 ms)")

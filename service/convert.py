@@ -17,7 +17,14 @@ import soundfile as sf
 from asr.audio import AudioDecodeError, AudioError
 from asr.models.asr_model import ASRModel
 from service.protos import asr_pb2
-from streaming import END_OF_STREAM, EndpointConfig, SessionConfig, SessionError, StreamResult
+from streaming import (
+    END_OF_STREAM,
+    EndpointConfig,
+    SessionConfig,
+    SessionError,
+    StreamResult,
+    StreamTooLongError,
+)
 
 __all__ = ["RequestError", "StreamSettings", "container_rate", "error_status", "lookaheads_ms", "model_info",
            "session_config", "split_wav_header", "to_proto_result", "to_response"]
@@ -94,7 +101,7 @@ def _decoding(cfg: asr_pb2.RecognitionConfig) -> tuple[str, int, tuple[str, ...]
 def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: bool,
                    lookahead_ms: int | None = None,
                    single_utterance: bool = False, sample_rate: int | None = None,
-                   channels: int | None = None) -> StreamSettings:
+                   channels: int | None = None, max_duration_s: float | None = None) -> StreamSettings:
     """The StreamSettings of a RecognitionConfig for `model`; RequestError names a value that does not fit.
 
     sample_rate / channels override the config's (Recognize hands the session decoded mono samples).
@@ -111,7 +118,7 @@ def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: 
         session = SessionConfig(sample_rate=rate, channels=channels or cfg.audio_channel_count or 1,
                                 lookahead=_lookahead(model, lookahead_ms), decoding=method, beam_size=beam,
                                 hotwords=hotwords, hotword_boost=boost, interim_results=interim,
-                                endpoint=_endpoint(cfg.endpointing))
+                                endpoint=_endpoint(cfg.endpointing), max_duration_s=max_duration_s)
     except SessionError as e:
         raise RequestError(str(e)) from None
     return StreamSettings(session, max(1, cfg.max_alternatives), cfg.enable_word_time_offsets,
@@ -152,6 +159,8 @@ def error_status(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message for an error raised while serving a stream."""
     if isinstance(error, RequestError):
         return error.code, str(error)
+    if isinstance(error, StreamTooLongError):
+        return grpc.StatusCode.OUT_OF_RANGE, str(error)
     if isinstance(error, (AudioError, SessionError)):
         return grpc.StatusCode.INVALID_ARGUMENT, str(error)
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"

@@ -33,12 +33,14 @@ SERVICE_NAME = asr_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
 @dataclass(frozen=True)
 class ServerConfig:
     """host/port to bind (port 0: ephemeral); max_streams: concurrent StreamingRecognize calls (None: no
-    limit); token: bearer token required in metadata (None: no auth); max_message_bytes: largest request;
-    grace_s: how long open calls may run on after a shutdown starts; scheduler: batching settings."""
+    limit); max_stream_s: longest audio one stream may send (None: no limit; past it OUT_OF_RANGE); token:
+    bearer token required in metadata (None: no auth); max_message_bytes: largest request; grace_s: how
+    long open calls may run on after a shutdown starts; scheduler: batching settings."""
 
     host: str = "127.0.0.1"
     port: int = 50051
     max_streams: int | None = None
+    max_stream_s: float | None = None
     token: str | None = None
     max_message_bytes: int = 4 * 1024 * 1024
     grace_s: float = 10.0
@@ -49,6 +51,8 @@ class ServerConfig:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.max_streams is not None and self.max_streams < 1:
             raise ValueError(f"max_streams must be >= 1 or None, got {self.max_streams}")
+        if self.max_stream_s is not None and not self.max_stream_s > 0:
+            raise ValueError(f"max_stream_s must be > 0 or None, got {self.max_stream_s}")
         if self.max_message_bytes < 1024:
             raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
         if self.grace_s < 0:
@@ -84,7 +88,7 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                              options=[("grpc.max_receive_message_length", size),
                                       ("grpc.max_send_message_length", size)])
     slots = StreamSlots(cfg.max_streams)
-    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots), server)
+    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, cfg.max_stream_s), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):

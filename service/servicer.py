@@ -29,10 +29,12 @@ _FEED_SECONDS = 0.5  # Recognize feeds whole recordings in pieces of this length
 
 
 class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
-    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams."""
+    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, max_stream_s
+    the audio of one stream (None: no limit)."""
 
-    def __init__(self, engine: Engine, slots: StreamSlots | None = None) -> None:
-        self.engine, self.slots = engine, slots or StreamSlots(None)
+    def __init__(self, engine: Engine, slots: StreamSlots | None = None,
+                 max_stream_s: float | None = None) -> None:
+        self.engine, self.slots, self.max_stream_s = engine, slots or StreamSlots(None), max_stream_s
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext,
@@ -96,7 +98,8 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
             raise RequestError("StreamingRecognize takes LINEAR16 audio (containers go to Recognize)")
         lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else None
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
-                                          lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance)
+                                          lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
+                                          max_duration_s=self.max_stream_s)
         return name, settings
 
     async def _run_stream(self, handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,

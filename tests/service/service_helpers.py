@@ -98,12 +98,13 @@ def audio_requests(data: bytes, chunk: int = 3200) -> list[asr_pb2.StreamingReco
             for i in range(0, len(data), chunk)]
 
 
-async def stream_call(stub, requests, pause_s: float = 0.0, sent: list | None = None, metadata=None):
+async def stream_call(stub, requests, pause_s: float = 0.0, sent: list | None = None, metadata=None,
+                      timeout: float | None = None):
     """Run one StreamingRecognize call, writing `requests` (pausing between them) while reading; yields
     (response, audio messages sent so far). Writes after the server has ended the call are dropped, so
     the call's own status (an AioRpcError) is what surfaces."""
     sent = sent if sent is not None else [0]
-    call = stub.StreamingRecognize(metadata=metadata)
+    call = stub.StreamingRecognize(metadata=metadata, timeout=timeout)
 
     async def write():
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):

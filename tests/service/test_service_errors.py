@@ -170,3 +170,28 @@ def test_client_cancel_frees_the_session(model):
     first, opened = asyncio.run(main())
     assert not first.results[0].is_final
     assert opened == (1, 1)
+
+
+def test_stream_duration_limit_and_client_deadline_free_their_sessions(model):
+    short = speechlike(0.8, seed=10)
+    expected = offline_text(model, wav_bytes(short))
+
+    async def main():
+        async with live_server({"tiny": model}, max_stream_s=1.0) as (server, stub, _):
+            long_audio = pcm16(speechlike(1.6, seed=2))
+            too_long = await _status(stub, [streaming_config()] + audio_requests(long_audio))
+            fits = await _status(stub, [streaming_config()] + audio_requests(pcm16(short)))
+            requests = [streaming_config()] + audio_requests(pcm16(speechlike(0.9, seed=3)))
+            try:
+                async for _ in stream_call(stub, requests, pause_s=0.1, timeout=0.3):
+                    pass
+                late = None
+            except grpc.aio.AioRpcError as e:
+                late = e.code()
+            await until(lambda: server.engine.active_streams == 0 and server.slots.active == 0)
+            return too_long, fits, late
+
+    too_long, fits, late = asyncio.run(main())
+    assert too_long[0] == grpc.StatusCode.OUT_OF_RANGE and "limit of 1 s" in too_long[1]
+    assert fits[0] == grpc.StatusCode.OK and _final_text(fits[2]) == expected
+    assert late == grpc.StatusCode.DEADLINE_EXCEEDED
