@@ -30,6 +30,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="concurrent streams; more get RESOURCE_EXHAUSTED (default: no limit)")
     parser.add_argument("--max-stream-s", type=float, default=None, metavar="S",
                         help="longest audio per stream; more gets OUT_OF_RANGE (default: no limit)")
+    parser.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                        help="end a stream that sends nothing for S seconds with DEADLINE_EXCEEDED")
     parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
                         help="require metadata 'authorization: Bearer T' (default: $TRANSDUCE_TOKEN)")
     parser.add_argument("--max-message-mb", type=float, default=4.0, metavar="MB",
@@ -54,7 +56,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
         cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
-                           max_stream_s=args.max_stream_s, token=args.token,
+                           max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace)
     except (CheckpointError, ValueError) as e:
         raise CommandError(str(e)) from None
@@ -76,6 +78,8 @@ def _stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="model name on the server (default: its default)")
     parser.add_argument("--max-stream-s", type=float, default=None, metavar="S",
                         help="longest audio per stream; more gets OUT_OF_RANGE (default: no limit)")
+    parser.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                        help="end a stream that sends nothing for S seconds with DEADLINE_EXCEEDED")
     parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
                         help="bearer token (default: $TRANSDUCE_TOKEN)")
     parser.add_argument("--chunk-ms", type=int, default=100, help="audio per message (default 100 ms)")

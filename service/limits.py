@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 
 from service._drain import drain
 from service.convert import RequestError
 
-__all__ = ["StreamSlots", "TokenAuth"]
+__all__ = ["IdleTimeoutError", "StreamLimits", "StreamSlots", "TokenAuth"]
 
 _OPEN_METHODS = ("/grpc.health.v1.Health/",)  # load balancers probe health without a token
+
+
+class IdleTimeoutError(RequestError):
+    """The client sent nothing for the idle timeout."""
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """Per-stream limits: max_stream_s of audio (past it OUT_OF_RANGE), idle_timeout_s without a message
+    from the client (past it DEADLINE_EXCEEDED); None: no limit."""
+
+    max_stream_s: float | None = None
+    idle_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_stream_s", "idle_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 or None, got {value}")
+
+    def idle_error(self) -> IdleTimeoutError:
+        """The error of a stream that sent nothing for idle_timeout_s."""
+        return IdleTimeoutError(f"no message from the client for {self.idle_timeout_s:g} s (idle timeout)",
+                                grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class StreamSlots:

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from asr.models.asr_model import ASRModel
 from service.engine import Engine
-from service.limits import StreamSlots, TokenAuth
+from service.limits import StreamLimits, StreamSlots, TokenAuth
 from service.protos import asr_pb2, asr_pb2_grpc
 from service.servicer import RecognizerServicer
 from streaming import SchedulerConfig
@@ -33,7 +33,7 @@ SERVICE_NAME = asr_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
 @dataclass(frozen=True)
 class ServerConfig:
     """host/port to bind (port 0: ephemeral); max_streams: concurrent StreamingRecognize calls (None: no
-    limit); max_stream_s: longest audio one stream may send (None: no limit; past it OUT_OF_RANGE); token:
+    limit); max_stream_s / idle_timeout_s: see service.limits.StreamLimits; token:
     bearer token required in metadata (None: no auth); max_message_bytes: largest request; grace_s: how
     long open calls may run on after a shutdown starts; scheduler: batching settings."""
 
@@ -41,18 +41,18 @@ class ServerConfig:
     port: int = 50051
     max_streams: int | None = None
     max_stream_s: float | None = None
+    idle_timeout_s: float | None = None
     token: str | None = None
     max_message_bytes: int = 4 * 1024 * 1024
     grace_s: float = 10.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
     def __post_init__(self) -> None:
+        StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.max_streams is not None and self.max_streams < 1:
             raise ValueError(f"max_streams must be >= 1 or None, got {self.max_streams}")
-        if self.max_stream_s is not None and not self.max_stream_s > 0:
-            raise ValueError(f"max_stream_s must be > 0 or None, got {self.max_stream_s}")
         if self.max_message_bytes < 1024:
             raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
         if self.grace_s < 0:
@@ -88,7 +88,8 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                              options=[("grpc.max_receive_message_length", size),
                                       ("grpc.max_send_message_length", size)])
     slots = StreamSlots(cfg.max_streams)
-    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, cfg.max_stream_s), server)
+    limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
+    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):

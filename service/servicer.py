@@ -19,7 +19,7 @@ from service import convert
 from service._drain import drain
 from service.convert import RequestError, StreamSettings
 from service.engine import Engine
-from service.limits import StreamSlots
+from service.limits import IdleTimeoutError, StreamLimits, StreamSlots
 from service.protos import asr_pb2, asr_pb2_grpc
 from streaming import SessionError, StreamHandle
 
@@ -29,12 +29,11 @@ _FEED_SECONDS = 0.5  # Recognize feeds whole recordings in pieces of this length
 
 
 class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
-    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, max_stream_s
-    the audio of one stream (None: no limit)."""
+    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, `limits` each."""
 
     def __init__(self, engine: Engine, slots: StreamSlots | None = None,
-                 max_stream_s: float | None = None) -> None:
-        self.engine, self.slots, self.max_stream_s = engine, slots or StreamSlots(None), max_stream_s
+                 limits: StreamLimits | None = None) -> None:
+        self.engine, self.slots, self.limits = engine, slots or StreamSlots(None), limits or StreamLimits()
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext,
@@ -99,12 +98,12 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
         lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else None
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
                                           lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
-                                          max_duration_s=self.max_stream_s)
+                                          max_duration_s=self.limits.max_stream_s)
         return name, settings
 
     async def _run_stream(self, handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
                           context: grpc.aio.ServicerContext) -> AsyncIterator:
-        feeder = asyncio.get_running_loop().create_task(_feed(handle, settings, requests))
+        feeder = asyncio.get_running_loop().create_task(_feed(handle, settings, requests, self.limits))
         try:
             async for result in handle:
                 yield convert.to_response(result, settings)
@@ -123,12 +122,23 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
             await context.abort(code, message)
 
 
-async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator) -> Exception | None:
+async def _next(requests: AsyncIterator, limits: StreamLimits) -> object | None:
+    """The next request, None at half-close; the idle error when none comes within the idle timeout."""
+    if limits.idle_timeout_s is None:
+        return await anext(requests, None)
+    try:
+        return await asyncio.wait_for(anext(requests, None), limits.idle_timeout_s)
+    except asyncio.TimeoutError:
+        raise limits.idle_error() from None
+
+
+async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
+                limits: StreamLimits) -> Exception | None:
     """Read audio requests into the stream until half-close; on bad input close it and return the error."""
     session = settings.session
     try:
         first = True
-        async for request in requests:
+        while (request := await _next(requests, limits)) is not None:
             if request.HasField("streaming_config"):
                 raise RequestError("streaming_config may only be sent in the first message")
             audio = request.audio_content
@@ -139,7 +149,8 @@ async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncI
         await handle.finish()
     except Exception as e:  # noqa: BLE001 - handed to the response side, which maps it to a status
         handle.close()
-        await drain(requests)
+        if not isinstance(e, IdleTimeoutError):  # an idle client is not writing: nothing to drain
+            await drain(requests)
         return e
     return None
 

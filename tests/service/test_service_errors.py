@@ -195,3 +195,24 @@ def test_stream_duration_limit_and_client_deadline_free_their_sessions(model):
     assert too_long[0] == grpc.StatusCode.OUT_OF_RANGE and "limit of 1 s" in too_long[1]
     assert fits[0] == grpc.StatusCode.OK and _final_text(fits[2]) == expected
     assert late == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_idle_stream_gets_deadline_exceeded_and_is_freed(model):
+    async def main():
+        async with live_server({"tiny": model}, idle_timeout_s=0.3) as (server, stub, _):
+            call = stub.StreamingRecognize()
+            await call.write(streaming_config())
+            for r in audio_requests(pcm16(speechlike(0.5, seed=14))):
+                await call.write(r)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                async for _ in call:  # interims, then the idle timeout
+                    pass
+            waited = loop.time() - start
+            await until(lambda: server.engine.active_streams == 0 and server.slots.active == 0)
+            return error.value, waited
+
+    error, waited = asyncio.run(main())
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "idle timeout" in error.details()
+    assert 0.25 <= waited < 1.5
