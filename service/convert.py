@@ -22,6 +22,7 @@ from streaming import (
     EndpointConfig,
     SessionConfig,
     SessionError,
+    SessionFailedError,
     StreamResult,
     StreamTooLongError,
 )
@@ -161,6 +162,8 @@ def error_status(error: BaseException) -> tuple[grpc.StatusCode, str]:
         return error.code, str(error)
     if isinstance(error, StreamTooLongError):
         return grpc.StatusCode.OUT_OF_RANGE, str(error)
+    if isinstance(error, SessionFailedError):  # the model step failed: not the client's fault
+        return grpc.StatusCode.INTERNAL, str(error)
     if isinstance(error, (AudioError, SessionError)):
         return grpc.StatusCode.INVALID_ARGUMENT, str(error)
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"
