@@ -126,6 +126,26 @@ async def stream_call(stub, requests, pause_s: float = 0.0, sent: list | None = 
             await writer
 
 
+async def stream_in_two_halves(stub, requests, between=None):
+    """Send the config and the first half of the audio, wait for the first response (it must come while
+    the rest of the audio is unsent), await `between()` if given, send the rest and half-close.
+    Returns (responses, how many arrived before the second half was sent)."""
+    call = stub.StreamingRecognize()
+    half = 1 + (len(requests) - 1) // 2
+    for r in requests[:half]:
+        await call.write(r)
+    responses = [await asyncio.wait_for(call.read(), 30)]
+    early = len(responses)
+    if between is not None:
+        await between()
+    for r in requests[half:]:
+        await call.write(r)
+    await call.done_writing()
+    while (response := await call.read()) is not grpc.aio.EOF:
+        responses.append(response)
+    return responses, early
+
+
 @contextlib.asynccontextmanager
 async def live_server(models: dict, **cfg):
     """A real grpc.aio server on 127.0.0.1 (ephemeral port) and a stub connected to it."""
