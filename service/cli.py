@@ -49,7 +49,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     import torch
 
     from asr.checkpoint import CheckpointError, load_model
-    from service.server import ServerConfig, run_until_signal
+    from service.server import Server, ServerConfig, run_until_signal
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -62,10 +62,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from None
     name = _model_name(args.model)
 
-    def started(server) -> None:  # noqa: ANN001 - a service.server.Server
+    def started(server: Server) -> None:
         print(f"serving {name} on {args.host}:{server.port}", flush=True)
 
-    asyncio.run(run_until_signal({name: model}, cfg, on_start=started))
+    try:
+        asyncio.run(run_until_signal({name: model}, cfg, on_start=started))
+    except OSError as e:
+        raise CommandError(str(e)) from None
     print("stopped", flush=True)
     return 0
 

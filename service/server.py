@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
@@ -67,13 +67,13 @@ class Server:
     port: int
     engine: Engine
     slots: StreamSlots
-    health: health.HealthServicer
+    health: health.aio.HealthServicer
     cfg: ServerConfig
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Refuse new calls, give open ones `grace_s` (default cfg.grace_s) to finish, stop the engine."""
         for name in ("", SERVICE_NAME):
-            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.grpc_server.stop(self.cfg.grace_s if grace_s is None else grace_s)
         await self.engine.stop()
 
@@ -86,22 +86,27 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     size = cfg.max_message_bytes
     server = grpc.aio.server(interceptors=[TokenAuth(cfg.token)] if cfg.token else None,
                              options=[("grpc.max_receive_message_length", size),
-                                      ("grpc.max_send_message_length", size)])
+                                      ("grpc.max_send_message_length", size),
+                                      ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
     asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
-    await server.start()
+    try:
+        port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        await server.start()
+    except RuntimeError as e:
+        await engine.stop()
+        raise OSError(f"cannot listen on {cfg.host}:{cfg.port}: {e}") from None
     return Server(server, port, engine, slots, health_servicer, cfg)
 
 
 async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
-                           on_start=None) -> None:  # noqa: ANN001 - optional callback(Server)
+                           on_start: Callable[[Server], None] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (see the module docstring)."""
     server = await serve(models, cfg)
     stopping = asyncio.Event()

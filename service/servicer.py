@@ -88,7 +88,7 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
 
     # ---------------------------------------------------------------------------------- internals
     async def _streaming_settings(self, requests: AsyncIterator) -> tuple[str, StreamSettings]:
-        first = await anext(requests, None)
+        first = await _next(requests, self.limits)
         if first is None or not first.HasField("streaming_config"):
             raise RequestError("first message must carry streaming_config")
         sc = first.streaming_config

@@ -8,6 +8,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -93,3 +94,13 @@ def test_client_helper_and_sigterm_delivers_the_final_then_exits(server, model_d
     assert refused == grpc.StatusCode.UNAVAILABLE  # new calls are refused during the grace period
     assert proc.wait(timeout=20) == 0
     assert "stopped" in proc.stdout.read()
+
+
+def test_serve_on_a_port_in_use_fails_with_a_clear_error(model_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([*CLI, "serve", "--model", str(model_dir), "--port", str(port)],
+                             capture_output=True, text=True, env=ENV, timeout=60)
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr[-500:]
