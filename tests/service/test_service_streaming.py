@@ -25,6 +25,7 @@ from service_helpers import (
 )
 
 from service.protos import asr_pb2
+from streaming import SchedulerConfig
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +139,21 @@ def test_unknown_model_is_not_found_and_names_the_models(model):
     for error in asyncio.run(main()):
         assert error.code() == grpc.StatusCode.NOT_FOUND
         assert "nope" in error.details() and "tiny" in error.details()
+
+
+def test_concurrent_streams_are_batched_and_each_gets_its_offline_transcript(model):
+    audios = [speechlike(0.6 + 0.2 * i, seed=40 + i) for i in range(6)]
+    expected = [offline_text(model, wav_bytes(a), i % 2) for i, a in enumerate(audios)]
+
+    async def main():
+        batching = SchedulerConfig(max_wait_ms=50)
+        async with live_server({"tiny": model}, scheduler=batching) as (server, stub, _):
+            la_ms = list((await stub.ListModels(asr_pb2.ListModelsRequest())).models[0].lookahead_ms)
+            calls = [_stream(stub, [streaming_config(lookahead_ms=la_ms[i % 2], interim_results=i % 3 == 0)]
+                             + audio_requests(pcm16(a))) for i, a in enumerate(audios)]
+            results = await asyncio.gather(*calls)
+            return results, server.engine.schedulers["tiny"].stats
+
+    results, stats = asyncio.run(main())
+    assert [[f.alternatives[0].transcript for f in _finals(r)] for r in results] == [[e] for e in expected]
+    assert stats.max_batch_seen >= 2  # streams of different calls shared model steps
