@@ -1,1 +1,6 @@
-"""service layer of transduce (see DESIGN.md)."""
+"""service layer of transduce (see DESIGN.md): the gRPC Recognizer service and its client.
+
+server (serve, run_until_signal, ServerConfig) -> servicer (proto <-> domain via convert, engine calls)
+-> engine (a streaming.Scheduler per model); limits (stream slots, per-stream limits, bearer token);
+client (stream_file); cli (`transduce serve`, `transduce stream`); protos (the generated stubs).
+"""
