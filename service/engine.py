@@ -42,6 +42,11 @@ class Engine:
         return name
 
     @property
+    def busy_s(self) -> float:
+        """Seconds the schedulers' worker threads have spent on sessions (features and model steps)."""
+        return sum(s.stats.busy_s for s in self.schedulers.values())
+
+    @property
     def active_streams(self) -> int:
         """Streams open in all schedulers."""
         return sum(s.active_streams for s in self.schedulers.values())

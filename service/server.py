@@ -21,6 +21,8 @@ from grpc_reflection.v1alpha import reflection
 from asr.models.asr_model import ASRModel
 from service.engine import Engine
 from service.limits import StreamLimits, StreamSlots, TokenAuth
+from service.metrics import start_metrics_http
+from service.observe import ServiceMetrics
 from service.protos import asr_pb2, asr_pb2_grpc
 from service.servicer import RecognizerServicer
 from streaming import SchedulerConfig
@@ -35,7 +37,8 @@ class ServerConfig:
     """host/port to bind (port 0: ephemeral); max_streams: concurrent StreamingRecognize calls (None: no
     limit); max_stream_s / idle_timeout_s: see service.limits.StreamLimits; token:
     bearer token required in metadata (None: no auth); max_message_bytes: largest request; grace_s: how
-    long open calls may run on after a shutdown starts; scheduler: batching settings."""
+    long open calls may run on after a shutdown starts; scheduler: batching settings; metrics_port: serve
+    GET /metrics there over HTTP on `host` (None: not served; 0: a free port)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -46,11 +49,13 @@ class ServerConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     grace_s: float = 10.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0..65535, got {self.port}")
+        for name in ("port", "metrics_port"):
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 65535:
+                raise ValueError(f"{name} must be 0..65535, got {getattr(self, name)}")
         if self.max_streams is not None and self.max_streams < 1:
             raise ValueError(f"max_streams must be >= 1 or None, got {self.max_streams}")
         if self.max_message_bytes < 1024:
@@ -61,7 +66,8 @@ class ServerConfig:
 
 @dataclass
 class Server:
-    """A running server: the bound port, its engine (schedulers), the stream slots and the grpc server."""
+    """A running server: the bound port, its engine (schedulers), the stream slots, the grpc server, its
+    metrics (service.observe) and their HTTP endpoint (None unless cfg.metrics_port is set)."""
 
     grpc_server: grpc.aio.Server
     port: int
@@ -69,6 +75,13 @@ class Server:
     slots: StreamSlots
     health: health.aio.HealthServicer
     cfg: ServerConfig
+    metrics: ServiceMetrics
+    metrics_http: asyncio.Server | None = None
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port GET /metrics is served on, if it is."""
+        return None if self.metrics_http is None else self.metrics_http.sockets[0].getsockname()[1]
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Refuse new calls, give open ones `grace_s` (default cfg.grace_s) to finish, stop the engine."""
@@ -76,6 +89,9 @@ class Server:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.grpc_server.stop(self.cfg.grace_s if grace_s is None else grace_s)
         await self.engine.stop()
+        if self.metrics_http is not None:
+            self.metrics_http.close()
+            await self.metrics_http.wait_closed()
 
 
 async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None) -> Server:
@@ -90,7 +106,8 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                                       ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
-    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits), server)
+    metrics = ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
+    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits, metrics), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):
@@ -99,10 +116,15 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     try:
         port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
         await server.start()
-    except RuntimeError as e:
+        where = f"{cfg.host}:{cfg.metrics_port} (metrics)"
+        http = None if cfg.metrics_port is None else await start_metrics_http(metrics.registry, cfg.host,
+                                                                                cfg.metrics_port)
+    except (RuntimeError, OSError) as e:
+        await server.stop(0)
         await engine.stop()
-        raise OSError(f"cannot listen on {cfg.host}:{cfg.port}: {e}") from None
-    return Server(server, port, engine, slots, health_servicer, cfg)
+        where = f"{cfg.host}:{cfg.port}" if isinstance(e, RuntimeError) else where
+        raise OSError(f"cannot listen on {where}: {e}") from None
+    return Server(server, port, engine, slots, health_servicer, cfg, metrics, http)
 
 
 async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,

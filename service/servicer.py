@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -20,6 +21,7 @@ from service._drain import drain
 from service.convert import RequestError, StreamSettings
 from service.engine import Engine
 from service.limits import IdleTimeoutError, StreamLimits, StreamSlots
+from service.observe import ServiceMetrics, StreamRecord
 from service.protos import asr_pb2, asr_pb2_grpc
 from streaming import SessionError, StreamHandle
 
@@ -29,16 +31,25 @@ _FEED_SECONDS = 0.5  # Recognize feeds whole recordings in pieces of this length
 
 
 class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
-    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, `limits` each."""
+    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, `limits` each;
+    `metrics` counts and logs the streams (service.observe)."""
 
     def __init__(self, engine: Engine, slots: StreamSlots | None = None,
-                 limits: StreamLimits | None = None) -> None:
+                 limits: StreamLimits | None = None, metrics: ServiceMetrics | None = None) -> None:
         self.engine, self.slots, self.limits = engine, slots or StreamSlots(None), limits or StreamLimits()
+        self.metrics = metrics or ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
                                  context: grpc.aio.ServicerContext,
                                  ) -> AsyncIterator[asr_pb2.StreamingRecognizeResponse]:
         """Config first, then audio; partial and final results back (see the module docstring)."""
+        with self.metrics.stream(context) as record:
+            async for response in self._streaming(request_iterator, context, record):
+                record.answered(len(response.results))
+                yield response
+
+    async def _streaming(self, request_iterator: AsyncIterator, context: grpc.aio.ServicerContext,
+                         record: StreamRecord) -> AsyncIterator:
         try:
             self.slots.take()
         except RequestError as e:
@@ -47,11 +58,12 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
         try:
             try:
                 name, settings = await self._streaming_settings(request_iterator)
+                record.model = name
                 handle = self.engine.schedulers[name].open(settings.session)
             except (RequestError, SessionError) as e:
                 await drain(request_iterator)
                 await context.abort(*convert.error_status(e))
-            async for response in self._run_stream(handle, settings, request_iterator, context):
+            async for response in self._run_stream(handle, settings, request_iterator, context, record):
                 yield response
         finally:
             self.slots.give()
@@ -102,8 +114,9 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
         return name, settings
 
     async def _run_stream(self, handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
-                          context: grpc.aio.ServicerContext) -> AsyncIterator:
-        feeder = asyncio.get_running_loop().create_task(_feed(handle, settings, requests, self.limits))
+                          context: grpc.aio.ServicerContext, record: StreamRecord) -> AsyncIterator:
+        feed = _feed(handle, settings, requests, self.limits, record)
+        feeder = asyncio.get_running_loop().create_task(feed)
         try:
             async for result in handle:
                 yield convert.to_response(result, settings)
@@ -133,7 +146,7 @@ async def _next(requests: AsyncIterator, limits: StreamLimits) -> object | None:
 
 
 async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
-                limits: StreamLimits) -> Exception | None:
+                limits: StreamLimits, record: StreamRecord) -> Exception | None:
     """Read audio requests into the stream until half-close; on bad input close it and return the error."""
     session = settings.session
     try:
@@ -145,7 +158,9 @@ async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncI
             if first and audio:
                 audio = convert.split_wav_header(audio, session.sample_rate, session.channels)
                 first = False
+            arrived = time.monotonic()
             await handle.feed(audio)
+            record.fed(len(audio) / (2 * session.channels * session.sample_rate), arrived)
         await handle.finish()
     except Exception as e:  # noqa: BLE001 - handed to the response side, which maps it to a status
         handle.close()

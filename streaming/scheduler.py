@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -60,13 +61,15 @@ class SchedulerConfig:
 
 @dataclass
 class SchedulerStats:
-    """Counters for metrics and tests: model steps, stream-chunks stepped, largest batch, failures."""
+    """Counters for metrics and tests: model steps, stream-chunks stepped, largest batch, failures, and
+    busy_s: seconds the worker thread spent on sessions (features and model steps)."""
 
     steps: int = 0
     chunks: int = 0
     max_batch_seen: int = 0
     failures: int = 0
     batch_sizes: list[int] = field(default_factory=list)  # the last 1000 steps
+    busy_s: float = 0.0
 
 
 class StreamHandle:
@@ -233,7 +236,14 @@ class Scheduler:
     async def _in_worker(self, fn, *args):  # noqa: ANN001, ANN202 - a thin executor hop
         if self._executor is None:
             raise SessionClosedError("the scheduler has stopped")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, *args)
+
+    def _timed(self, fn, *args):  # noqa: ANN001, ANN202 - worker thread: run fn, add its time to busy_s
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.stats.busy_s += time.perf_counter() - start
 
     def _forget(self, handle: StreamHandle) -> None:
         self._streams.discard(handle)
