@@ -1,0 +1,163 @@
+"""`transduce transcribe`: the console script on a tiny saved model, against the Python API as the oracle.
+
+Oracle: `Recognizer.transcribe` of the same files in this process (itself checked against an offline
+decoder in test_recognizer.py). Resume is checked by damaging --out the way a kill would (a missing
+last row, a half-written last line) and by a real SIGKILL mid-run: every input must end up exactly once.
+Tiny CTC model (fast start); audio is float WAV so the file holds the very samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from streaming_helpers import speechlike, tiny_model
+
+import asr
+from asr.cli import main as cli_main
+from streaming import Recognizer
+
+SCRIPT = str(Path(sys.executable).parent / "transduce")
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """A folder with a saved model, audio/ (3 WAVs in two levels + a corrupt file) and a manifest."""
+    root = tmp_path_factory.mktemp("job")
+    asr.save_model(tiny_model("none", True, scale=3.0), root / "model")
+    (root / "audio" / "sub").mkdir(parents=True)
+    for i, (seconds, where) in enumerate(((1.3, "audio"), (0.6, "audio"), (1.9, "audio/sub"))):
+        sf.write(root / where / f"{i}.wav", speechlike(seconds, seed=i), 16000, subtype="FLOAT")
+    (root / "audio" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    rows = [{"audio_filepath": "audio/0.wav", "duration": 1.3}, {"audio_filepath": "audio/1.wav"},
+            {"audio_filepath": "audio/0.wav", "offset": 0.5, "duration": 0.4}]
+    (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SCRIPT, "transcribe", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _expected(root: Path, sources: list[str]) -> dict[str, dict]:
+    r = Recognizer.load(root / "model")
+    got = r.transcribe([root / s for s in sources], batch_size=1)
+    return {s: {"text": t.text, "words": [[w.text, w.start_s, w.end_s, w.confidence] for w in t.words],
+                "duration_s": t.duration_s, "failed": t.error is not None} for s, t in zip(sources, got)}
+
+
+def _as_expected(row: dict) -> dict:
+    words = [[w["text"], w["start_s"], w["end_s"], w["confidence"]] for w in row["words"]]
+    failed = row["error"] is not None
+    return {"text": row["text"], "words": words, "duration_s": row["duration_s"], "failed": failed}
+
+
+AUDIO = ["audio/0.wav", "audio/1.wav", "audio/broken.wav", "audio/sub/2.wav"]
+
+
+def test_rows_equal_the_python_api_and_a_bad_file_is_an_error_row(job, tmp_path):
+    out = tmp_path / "out.jsonl"
+    done = _run(job, "audio", "m.jsonl", "--model", "model", "--out", str(out), "--batch-size", "3")
+    assert done.returncode == 1, done.stderr
+    rows = _rows(out)
+    segment = "audio/0.wav@0.5"
+    assert sorted(r["source"] for r in rows) == sorted(AUDIO + [segment])  # manifest repeats dropped
+    by_source = {r["source"]: r for r in rows}
+    expected = _expected(job, AUDIO)
+    assert sum(len(e["text"]) for e in expected.values()) > 20  # not a comparison of empty outputs
+    for source in AUDIO:
+        assert _as_expected(by_source[source]) == expected[source], source
+    assert "broken.wav" in by_source["audio/broken.wav"]["error"]
+    assert "offset" in by_source[segment]["error"] and by_source[segment]["text"] == ""
+    assert "broken.wav" in done.stderr and "2 failed" in done.stderr
+
+
+def _cli(*args: str) -> int:
+    return cli_main(["transcribe", *args, "--no-progress"])
+
+
+def test_resume_after_a_lost_row_or_a_half_written_line_gives_each_input_once(job, tmp_path, monkeypatch):
+    monkeypatch.chdir(job)
+    out = tmp_path / "out.jsonl"
+    assert _cli("audio", "--model", "model", "--out", str(out)) == 1
+    full = out.read_text().splitlines(keepends=True)
+    assert len(full) == 4
+    for damaged in ("".join(full[:-1]), "".join(full[:-1]) + full[-1][: len(full[-1]) // 2]):
+        out.write_text(damaged)
+        assert _cli("audio", "--model", "model", "--out", str(out), "--resume") == 1  # broken.wav failed
+        rows = _rows(out)
+        assert sorted(r["source"] for r in rows) == sorted(AUDIO)
+        assert {r["source"]: r for r in rows} == {json.loads(x)["source"]: json.loads(x) for x in full}
+    assert _cli("audio/0.wav", "audio/1.wav", "--model", "model", "--out", str(out), "--resume") == 0
+
+
+def test_txt_and_srt_outputs(job, tmp_path, monkeypatch):
+    monkeypatch.chdir(job)
+    expected = _expected(job, AUDIO)
+    txt = tmp_path / "out.txt"
+    assert _cli("audio", "--model", "model", "--out", str(txt), "--format", "txt") == 1
+    lines = dict(line.split("\t", 1) for line in txt.read_text().splitlines())
+    assert lines == {s: e["text"] for s, e in expected.items()}
+    subs = tmp_path / "subs"
+    assert _cli("audio", "--model", "model", "--out", str(subs), "--format", "srt") == 1
+    assert sorted(p.name for p in subs.iterdir()) == ["0.srt", "1.srt", "2.srt"]  # no file for broken.wav
+    blocks = (subs / "2.srt").read_text().strip().split("\n\n")
+    words = expected["audio/sub/2.wav"]["words"]
+    assert " ".join(b.split("\n")[2] for b in blocks) == " ".join(w[0] for w in words)
+    ms = round(words[0][1] * 1000)
+    assert blocks[0].split("\n")[1].startswith(f"00:00:{ms // 1000:02d},{ms % 1000:03d} --> ")
+
+
+def test_sigkill_mid_run_then_resume_gives_each_input_once(tmp_path, job):
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(60):
+        sf.write(many / f"{i:02d}.wav", speechlike(0.3 + 0.01 * i, seed=i), 16000, subtype="FLOAT")
+    out = tmp_path / "out.jsonl"
+    args = [SCRIPT, "transcribe", str(many), "--model", str(job / "model"), "--out", str(out),
+            "--batch-size", "1", "--no-progress"]
+    proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = out.read_text().count("\n")
+    assert 3 <= before < 60, "the kill should land mid-run"
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sources = [r["source"] for r in _rows(out)]
+    assert sorted(sources) == sorted(str(p) for p in many.iterdir())
+
+
+def test_usage_errors_exit_2_with_a_message(job, tmp_path, monkeypatch, capsys):
+    done = _run(job, "audio", "--model", "no/such/model", "--out", str(tmp_path / "a.jsonl"))
+    assert done.returncode == 2 and "no/such/model" in done.stderr
+    assert not (tmp_path / "a.jsonl").exists()
+    monkeypatch.chdir(job)
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("no audio here")
+    existing = tmp_path / "exists.jsonl"
+    existing.write_text("")
+    new = str(tmp_path / "new.jsonl")
+    cases = [([str(tmp_path / "empty"), "--out", new], "no audio"), (["--out", new], "no inputs"),
+             (["audio", "--out", str(existing)], "--resume"),
+             (["audio", "--out", str(existing), "--format", "srt", "--resume"], "folder")]
+    for argv, message in cases:
+        assert _cli(*argv, "--model", "model") == 2
+        assert message in capsys.readouterr().err, (argv, message)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"audio_filepath": "audio/0.wav"}\n{"duration": 1}\n')
+    assert _cli(str(bad), "--model", "model", "--out", str(tmp_path / "b.jsonl")) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
