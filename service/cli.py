@@ -1,7 +1,8 @@
 """`transduce serve` and `transduce stream`: the gRPC server and a command-line client.
 
     transduce serve --model demo --port 50051 [--host 127.0.0.1] [--max-streams N] [--token T]
-    transduce stream talk.wav --server 127.0.0.1:50051 [--realtime] [--interim]
+                    [--metrics-port N] [--log-format json|text] [--tls-cert FILE --tls-key FILE]
+    transduce stream talk.wav --server 127.0.0.1:50051 [--realtime] [--interim] [--tls-ca FILE]
 
 Registered as plugins of the `transduce.commands` entry-point group (pyproject.toml), so `asr.cli`
 never imports this layer. `serve` prints one line `serving MODEL on HOST:PORT` once it listens (port
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 from asr.cli import Command, CommandError
+from service.logs import LOG_FORMATS
 
 __all__ = ["COMMAND", "STREAM_COMMAND"]
 
@@ -39,6 +41,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=float, default=10.0, metavar="S",
                         help="seconds open streams get to finish after SIGTERM (default 10)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the model")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                        help="serve Prometheus metrics at http://HOST:N/metrics (0: any free port)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="stream-end log lines on stderr as json or text (default text)")
+    parser.add_argument("--tls-cert", default=None, metavar="FILE", help="PEM certificate chain: serve TLS")
+    parser.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key of --tls-cert")
 
 
 def _model_name(spec: str) -> str:
@@ -49,6 +57,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     import torch
 
     from asr.checkpoint import CheckpointError, load_model
+    from service.logs import configure_logging
     from service.server import Server, ServerConfig, run_until_signal
 
     if args.threads:
@@ -57,17 +66,21 @@ def _run_serve(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                            max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
-                           max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace)
+                           max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace,
+                           metrics_port=args.metrics_port, tls_cert=args.tls_cert, tls_key=args.tls_key)
     except (CheckpointError, ValueError) as e:
         raise CommandError(str(e)) from None
     name = _model_name(args.model)
+    configure_logging(args.log_format)
 
     def started(server: Server) -> None:
         print(f"serving {name} on {args.host}:{server.port}", flush=True)
+        if server.metrics_port is not None:
+            print(f"metrics on http://{args.host}:{server.metrics_port}/metrics", flush=True)
 
     try:
         asyncio.run(run_until_signal({name: model}, cfg, on_start=started))
-    except OSError as e:
+    except (OSError, ValueError) as e:  # a port in use, an unreadable TLS file
         raise CommandError(str(e)) from None
     print("stopped", flush=True)
     return 0
@@ -85,6 +98,8 @@ def _stream_arguments(parser: argparse.ArgumentParser) -> None:
                         help="end a stream that sends nothing for S seconds with DEADLINE_EXCEEDED")
     parser.add_argument("--token", default=os.environ.get("TRANSDUCE_TOKEN"), metavar="T",
                         help="bearer token (default: $TRANSDUCE_TOKEN)")
+    parser.add_argument("--tls-ca", default=None, metavar="FILE",
+                        help="connect with TLS trusting this PEM CA (or self-signed server) certificate")
     parser.add_argument("--chunk-ms", type=int, default=100, help="audio per message (default 100 ms)")
     parser.add_argument("--no-endpointing", action="store_true",
                         help="one utterance per stream: turn the server's endpointing rules off")
@@ -110,7 +125,8 @@ def _run_stream(args: argparse.Namespace) -> int:
     off = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=-1, trailing_silence_no_speech_ms=-1,
                                     max_utterance_ms=-1)
     opts = StreamOptions(interim=args.interim, realtime=args.realtime, chunk_ms=args.chunk_ms,
-                         model=args.model, token=args.token, endpointing=off if args.no_endpointing else None)
+                         model=args.model, token=args.token, endpointing=off if args.no_endpointing else None,
+                         tls_ca=args.tls_ca)
 
     async def main() -> None:
         async for response in stream_file(args.server, args.file, opts):

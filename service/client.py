@@ -22,14 +22,15 @@ from service.protos import asr_pb2, asr_pb2_grpc
 
 Response = asr_pb2.StreamingRecognizeResponse
 
-__all__ = ["StreamOptions", "read_pcm16", "stream_file", "stream_pcm16"]
+__all__ = ["StreamOptions", "open_channel", "read_pcm16", "stream_file", "stream_pcm16"]
 
 
 @dataclass(frozen=True)
 class StreamOptions:
     """interim: ask for partial results; realtime: send at the audio's pace; chunk_ms: audio per message;
     model: server model name ("" = its default); lookahead_ms: None = the model's default; token:
-    bearer token sent as `authorization` metadata; endpointing: the server's rules when None."""
+    bearer token sent as `authorization` metadata; endpointing: the server's rules when None; tls_ca:
+    PEM file of the CA (or self-signed certificate) to trust for a TLS server (None: plaintext)."""
 
     interim: bool = False
     realtime: bool = False
@@ -39,6 +40,7 @@ class StreamOptions:
     token: str | None = None
     word_times: bool = True
     endpointing: asr_pb2.EndpointingConfig | None = None
+    tls_ca: str | None = None
 
     def __post_init__(self) -> None:
         if self.chunk_ms < 1:
@@ -73,7 +75,7 @@ async def stream_pcm16(target: str, pcm: bytes, rate: int, channels: int = 1,
     """
     opts = opts or StreamOptions()
     metadata = (("authorization", f"Bearer {opts.token}"),) if opts.token else None
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with open_channel(target, opts.tls_ca) as channel:
         call = asr_pb2_grpc.RecognizerStub(channel).StreamingRecognize(metadata=metadata)
         pause_s = opts.chunk_ms / 1000 if opts.realtime else 0.0
         requests = _requests(pcm, rate, channels, opts)
@@ -85,6 +87,17 @@ async def stream_pcm16(target: str, pcm: bytes, rate: int, channels: int = 1,
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+
+
+def open_channel(target: str, tls_ca: str | Path | None = None) -> grpc.aio.Channel:
+    """A channel to `target` (HOST:PORT): TLS trusting the PEM certificate(s) in `tls_ca`, or plaintext."""
+    if tls_ca is None:
+        return grpc.aio.insecure_channel(target)
+    try:
+        root = Path(tls_ca).read_bytes()
+    except OSError as e:
+        raise OSError(f"cannot read the TLS CA file {tls_ca}: {e.strerror}") from None
+    return grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=root))
 
 
 async def _write(call: grpc.aio.StreamStreamCall, requests: Sequence, pause_s: float) -> None:

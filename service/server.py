@@ -13,6 +13,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -38,7 +39,8 @@ class ServerConfig:
     limit); max_stream_s / idle_timeout_s: see service.limits.StreamLimits; token:
     bearer token required in metadata (None: no auth); max_message_bytes: largest request; grace_s: how
     long open calls may run on after a shutdown starts; scheduler: batching settings; metrics_port: serve
-    GET /metrics there over HTTP on `host` (None: not served; 0: a free port)."""
+    GET /metrics there over HTTP on `host` (None: not served; 0: a free port); tls_cert / tls_key: PEM
+    files of the server's certificate chain and private key (both or neither; neither: plaintext)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -50,6 +52,8 @@ class ServerConfig:
     grace_s: float = 10.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     metrics_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
@@ -60,6 +64,8 @@ class ServerConfig:
             raise ValueError(f"max_streams must be >= 1 or None, got {self.max_streams}")
         if self.max_message_bytes < 1024:
             raise ValueError(f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate and a private key file (--tls-cert, --tls-key)")
         if self.grace_s < 0:
             raise ValueError(f"grace_s must be >= 0, got {self.grace_s}")
 
@@ -97,6 +103,7 @@ class Server:
 async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None) -> Server:
     """Start serving `models` (name -> model; the first is the default) on the running event loop."""
     cfg = cfg or ServerConfig()
+    credentials = _tls_credentials(cfg)
     engine = Engine(models, cfg.scheduler)
     await engine.start()
     size = cfg.max_message_bytes
@@ -114,7 +121,9 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        address = f"{cfg.host}:{cfg.port}"
+        port = (server.add_insecure_port(address) if credentials is None
+                else server.add_secure_port(address, credentials))
         await server.start()
         where = f"{cfg.host}:{cfg.metrics_port} (metrics)"
         http = None if cfg.metrics_port is None else await start_metrics_http(metrics.registry, cfg.host,
@@ -125,6 +134,21 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
         where = f"{cfg.host}:{cfg.port}" if isinstance(e, RuntimeError) else where
         raise OSError(f"cannot listen on {where}: {e}") from None
     return Server(server, port, engine, slots, health_servicer, cfg, metrics, http)
+
+
+def _tls_credentials(cfg: ServerConfig) -> grpc.ServerCredentials | None:
+    """Server credentials from cfg's PEM files (None without TLS); OSError names an unreadable file."""
+    if cfg.tls_cert is None or cfg.tls_key is None:
+        return None
+    pem = {}
+    for what, path in (("certificate", cfg.tls_cert), ("private key", cfg.tls_key)):
+        try:
+            pem[what] = Path(path).read_bytes()
+        except OSError as e:
+            raise OSError(f"cannot read the TLS {what} {path}: {e.strerror}") from None
+        if b"-----BEGIN" not in pem[what]:
+            raise ValueError(f"the TLS {what} {path} is not a PEM file")
+    return grpc.ssl_server_credentials([(pem["private key"], pem["certificate"])])
 
 
 async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
