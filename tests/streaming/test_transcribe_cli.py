@@ -102,7 +102,7 @@ def test_resume_after_a_lost_row_or_a_half_written_line_gives_each_input_once(jo
     assert _cli("audio/0.wav", "audio/1.wav", "--model", "model", "--out", str(out), "--resume") == 0
 
 
-def test_txt_and_srt_outputs(job, tmp_path, monkeypatch):
+def test_txt_srt_vtt_outputs_and_overwrite(job, tmp_path, monkeypatch):
     monkeypatch.chdir(job)
     expected = _expected(job, AUDIO)
     txt = tmp_path / "out.txt"
@@ -117,6 +117,13 @@ def test_txt_and_srt_outputs(job, tmp_path, monkeypatch):
     assert " ".join(b.split("\n")[2] for b in blocks) == " ".join(w[0] for w in words)
     ms = round(words[0][1] * 1000)
     assert blocks[0].split("\n")[1].startswith(f"00:00:{ms // 1000:02d},{ms % 1000:03d} --> ")
+    vtt = tmp_path / "vtt"
+    assert _cli("audio/sub/2.wav", "--model", "model", "--out", str(vtt), "--format", "vtt") == 0
+    cues = (vtt / "2.vtt").read_text().strip().split("\n\n")
+    assert cues[0] == "WEBVTT"
+    assert [c.replace(".", ",") for c in cues[1:]] == [b.split("\n", 1)[1] for b in blocks]
+    assert _cli("audio", "--model", "model", "--out", str(txt), "--format", "txt", "--overwrite") == 1
+    assert len(txt.read_text().splitlines()) == len(AUDIO)  # replaced, not appended to
 
 
 def test_sigkill_mid_run_then_resume_gives_each_input_once(tmp_path, job):
