@@ -168,3 +168,16 @@ def test_usage_errors_exit_2_with_a_message(job, tmp_path, monkeypatch, capsys):
     bad.write_text('{"audio_filepath": "audio/0.wav"}\n{"duration": 1}\n')
     assert _cli(str(bad), "--model", "model", "--out", str(tmp_path / "b.jsonl")) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err
+
+
+def test_missing_file_is_an_error_row_and_beam_settings_reach_the_recognizer(job, tmp_path, monkeypatch):
+    monkeypatch.chdir(job)
+    out = tmp_path / "beam.jsonl"
+    argv = ["audio/sub/2.wav", "audio/nope.wav", "--model", "model", "--out", str(out)]
+    assert _cli(*argv, "--decoding", "beam", "--beam-size", "8") == 1
+    rows = {r["source"]: r for r in _rows(out)}
+    assert "nope.wav" in rows["audio/nope.wav"]["error"] and rows["audio/nope.wav"]["text"] == ""
+    beam = Recognizer.load(job / "model", decoding="beam", beam_size=8).transcribe("audio/sub/2.wav")[0]
+    assert beam.text != Recognizer.load(job / "model").transcribe("audio/sub/2.wav")[0].text  # it matters
+    assert rows["audio/sub/2.wav"]["text"] == beam.text
+    assert [w["text"] for w in rows["audio/sub/2.wav"]["words"]] == [w.text for w in beam.words]
