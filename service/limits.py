@@ -78,12 +78,14 @@ def _refuse(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandl
 
 
 class TokenAuth(grpc.aio.ServerInterceptor):
-    """Refuses every call without metadata `authorization: Bearer <token>` (health checks excepted)."""
+    """Refuses every call without metadata `authorization: Bearer <token>` (health checks excepted);
+    `on_refuse()` is called for each refusal (metrics)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, on_refuse: Callable[[], None] | None = None) -> None:
         if not token:
             raise ValueError("the auth token must not be empty")
         self._expected = f"Bearer {token}".encode()
+        self._on_refuse = on_refuse
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -96,9 +98,10 @@ class TokenAuth(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         sent = dict(details.invocation_metadata or ()).get("authorization")
-        if sent is None:
-            return _refuse(handler, "missing metadata 'authorization: Bearer <token>'")
         sent = sent.encode() if isinstance(sent, str) else sent
-        if not hmac.compare_digest(sent, self._expected):
-            return _refuse(handler, "wrong bearer token")
-        return handler
+        if sent is not None and hmac.compare_digest(sent, self._expected):
+            return handler
+        if self._on_refuse is not None:
+            self._on_refuse()
+        missing = "missing metadata 'authorization: Bearer <token>'"
+        return _refuse(handler, missing if sent is None else "wrong bearer token")

@@ -3,15 +3,16 @@
 Metrics (served at GET /metrics with `--metrics-port`, readable in-process as `server.metrics`):
   transduce_active_streams              gauge: sessions open in the engine (streaming and unary calls)
   transduce_streams_total               counter: StreamingRecognize calls started (refused ones included)
-  transduce_errors_total{code=...}      counter: StreamingRecognize calls ended with a status other than OK
-  transduce_audio_seconds_total         counter: seconds of audio accepted into streams
+  transduce_errors_total{code=...}      counter: Recognizer calls (streaming and unary) ended with a status
+                                        other than OK; calls refused by the bearer-token check included
+  transduce_audio_seconds_total         counter: seconds of audio accepted (streaming and unary calls)
   transduce_processing_seconds_total    counter: seconds the model worker threads were busy (features,
                                         model steps); real-time factor = processing / audio seconds
   transduce_chunk_latency_seconds       histogram: for each audio message, the time from its arrival at
                                         the server to the first response sent on its stream after it
                                         (messages still unanswered when the stream ends are not counted)
 Each StreamingRecognize call also logs one `stream end` event (service.logs) with its id, model, audio
-seconds, results sent, status code and duration.
+seconds, results sent, status code and duration; each Recognize call a `recognize end` event.
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ class StreamRecord:
     started: float = field(default_factory=time.monotonic)
     _waiting: list[float] = field(default_factory=list)  # arrival times of unanswered audio messages
 
-    def fed(self, seconds: float, arrived: float) -> None:
-        """An audio message of `seconds` that arrived at monotonic time `arrived` was accepted."""
+    def add_audio(self, seconds: float) -> None:
+        """`seconds` of audio were accepted."""
         self.audio_s += seconds
         self.metrics.audio_s.inc(seconds)
+
+    def fed(self, seconds: float, arrived: float) -> None:
+        """An audio message of `seconds` that arrived at monotonic time `arrived` was accepted."""
+        self.add_audio(seconds)
         self._waiting.append(arrived)
 
     def answered(self, results: int) -> None:
@@ -68,9 +73,9 @@ class ServiceMetrics:
         self.registry = r = Registry()
         self.active_streams = r.gauge("transduce_active_streams", "Sessions open in the engine.", fn=active)
         self.streams = r.counter("transduce_streams_total", "StreamingRecognize calls started.")
-        self.errors = r.counter("transduce_errors_total", "StreamingRecognize calls ended with an error "
-                                "status, by gRPC status code.", labels=("code",))
-        self.audio_s = r.counter("transduce_audio_seconds_total", "Seconds of audio accepted into streams.")
+        self.errors = r.counter("transduce_errors_total", "Recognizer calls ended with an error status, by "
+                                "gRPC status code.", labels=("code",))
+        self.audio_s = r.counter("transduce_audio_seconds_total", "Seconds of audio accepted.")
         self.processing_s = r.counter("transduce_processing_seconds_total", "Seconds the model worker "
                                       "threads were busy; real-time factor = this / audio seconds.",
                                       fn=processing_s)
@@ -79,10 +84,12 @@ class ServiceMetrics:
         self._ids = itertools.count(1)
 
     @contextlib.contextmanager
-    def stream(self, context: grpc.aio.ServicerContext) -> Iterator[StreamRecord]:
-        """Count a StreamingRecognize call; at its end count its error code and log its record."""
+    def stream(self, context: grpc.aio.ServicerContext, unary: bool = False) -> Iterator[StreamRecord]:
+        """Count a StreamingRecognize call (unary: a Recognize call, not in streams_total); at its end count
+        its error code and log its record (event `stream end`, or `recognize end`)."""
         record = StreamRecord(next(self._ids), self)
-        self.streams.inc()
+        if not unary:
+            self.streams.inc()
         code = "OK"
         try:
             yield record
@@ -98,7 +105,7 @@ class ServiceMetrics:
         finally:
             if code != "OK":
                 self.errors.inc(code=code)
-            LOG.info("stream end", extra={"fields": {
+            LOG.info("recognize end" if unary else "stream end", extra={"fields": {
                 "stream_id": record.stream_id, "model": record.model, "audio_s": round(record.audio_s, 3),
                 "results": record.results, "status": code,
                 "duration_s": round(time.monotonic() - record.started, 3)}})

@@ -106,14 +106,15 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     credentials = _tls_credentials(cfg)
     engine = Engine(models, cfg.scheduler)
     await engine.start()
+    metrics = ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
+    refused = lambda: metrics.errors.inc(code="UNAUTHENTICATED")  # noqa: E731 - a one-line hook
     size = cfg.max_message_bytes
-    server = grpc.aio.server(interceptors=[TokenAuth(cfg.token)] if cfg.token else None,
+    server = grpc.aio.server(interceptors=[TokenAuth(cfg.token, refused)] if cfg.token else None,
                              options=[("grpc.max_receive_message_length", size),
                                       ("grpc.max_send_message_length", size),
                                       ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
-    metrics = ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
     asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits, metrics), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -71,10 +71,16 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
     async def Recognize(self, request: asr_pb2.RecognizeRequest,
                         context: grpc.aio.ServicerContext) -> asr_pb2.RecognizeResponse:
         """A whole recording (LINEAR16, or a WAV/FLAC container) -> one final result per utterance."""
+        with self.metrics.stream(context, unary=True) as record:
+            return await self._recognize(request, context, record)
+
+    async def _recognize(self, request: asr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext,
+                         record: StreamRecord) -> asr_pb2.RecognizeResponse:
         handle = None
         try:
-            name = self.engine.resolve(request.config.model)
+            name = record.model = self.engine.resolve(request.config.model)
             audio, rate = _whole_audio(request, self.engine.models[name].cfg.features.sample_rate)
+            record.add_audio(len(audio) / rate)
             settings = convert.session_config(self.engine.models[name], request.config, interim=False,
                                               sample_rate=rate, channels=1)
             handle = self.engine.schedulers[name].open(settings.session)
@@ -83,6 +89,7 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
                 await handle.feed(audio[start:start + step])
             await handle.finish()
             results = [convert.to_proto_result(r, settings) async for r in handle if r.is_final]
+            record.results = len(results)
         except Exception as e:  # noqa: BLE001 - every failure becomes a status for this call only
             code, message = convert.error_status(e)
             await context.abort(code, message)

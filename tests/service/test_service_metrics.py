@@ -25,6 +25,7 @@ from test_metrics_registry import parse
 
 from service.logs import LOG, configure_logging
 from service.observe import LATENCY_BUCKETS
+from service.protos import asr_pb2
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,41 @@ def test_text_log_format_and_bad_format():
     assert log.getvalue().rstrip().endswith("INFO stream end stream_id=7 status=OK")
     with pytest.raises(ValueError, match="log format"):
         configure_logging("xml")
+
+
+def test_unary_calls_and_auth_refusals_are_counted(model):
+    audio = speechlike(0.7, seed=3)
+    config = asr_pb2.RecognitionConfig(encoding=asr_pb2.LINEAR16, sample_rate_hertz=16000)
+    auth = (("authorization", "Bearer s3cret"),)
+    log = io.StringIO()
+    handler = configure_logging("json", stream=log)
+
+    async def main():
+        async with live_server({"tiny": model}, token="s3cret") as (server, stub, _):
+            ok = await stub.Recognize(asr_pb2.RecognizeRequest(config=config, audio_content=pcm16(audio)),
+                                      metadata=auth)
+            codes = []
+            for metadata, name in ((auth, "nope"), (None, ""), ((("authorization", "Bearer x"),), "")):
+                unknown = asr_pb2.RecognitionConfig(encoding=asr_pb2.LINEAR16, sample_rate_hertz=16000,
+                                                    model=name)
+                try:
+                    await stub.Recognize(asr_pb2.RecognizeRequest(config=unknown, audio_content=pcm16(audio)),
+                                         metadata=metadata)
+                except grpc.aio.AioRpcError as e:
+                    codes.append(e.code())
+            return ok, codes, parse(server.metrics.registry.render())
+
+    try:
+        ok, codes, page = asyncio.run(main())
+    finally:
+        LOG.removeHandler(handler)
+    assert codes == [grpc.StatusCode.NOT_FOUND] + [grpc.StatusCode.UNAUTHENTICATED] * 2
+    one = frozenset()
+    assert page["transduce_errors_total", frozenset({("code", "UNAUTHENTICATED")})] == 2
+    assert page["transduce_errors_total", frozenset({("code", "NOT_FOUND")})] == 1
+    assert page["transduce_streams_total", one] == 0  # unary calls are not streams
+    assert page["transduce_audio_seconds_total", one] == pytest.approx(len(audio) / 16000, abs=1e-9)
+    lines = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [(e["event"], e["status"]) for e in lines] == [("recognize end", "OK"),
+                                                          ("recognize end", "NOT_FOUND")]
+    assert lines[0]["results"] == len(ok.results) and lines[0]["model"] == "tiny"
