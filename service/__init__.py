@@ -2,5 +2,7 @@
 
 server (serve, run_until_signal, ServerConfig) -> servicer (proto <-> domain via convert, engine calls)
 -> engine (a streaming.Scheduler per model); limits (stream slots, per-stream limits, bearer token);
-client (stream_file); cli (`transduce serve`, `transduce stream`); protos (the generated stubs).
+client (stream_file, open_channel with TLS); cli (`transduce serve`, `transduce stream`); protos (the
+generated stubs); observe (the server's metrics and stream-end logs) over metrics (a Prometheus text-format
+registry and its HTTP endpoint) and logs (JSON/text log formatters).
 """
