@@ -96,8 +96,9 @@ class ServiceMetrics:
         except grpc.aio.AbortError:
             code = _code_name(context.code())
             raise
-        except (asyncio.CancelledError, GeneratorExit):
-            code = "CANCELLED"
+        except (asyncio.CancelledError, GeneratorExit):  # the client cancelled, or its deadline passed
+            remaining = context.time_remaining()
+            code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
             raise
         except BaseException:
             code = "UNKNOWN"

@@ -163,3 +163,24 @@ def test_unary_calls_and_auth_refusals_are_counted(model):
     assert [(e["event"], e["status"]) for e in lines] == [("recognize end", "OK"),
                                                           ("recognize end", "NOT_FOUND")]
     assert lines[0]["results"] == len(ok.results) and lines[0]["model"] == "tiny"
+
+
+def test_client_deadline_is_counted_as_deadline_exceeded(model):
+    requests = [streaming_config()] + audio_requests(pcm16(speechlike(3.0, seed=4)))
+
+    async def main():
+        async with live_server({"tiny": model}) as (server, stub, _):
+            try:
+                async for _ in stream_call(stub, requests, pause_s=0.1, timeout=0.5):
+                    pass
+            except grpc.aio.AioRpcError as e:
+                code = e.code()
+            await until(lambda: server.engine.active_streams == 0 and server.slots.active == 0)
+            await until(lambda: server.metrics.errors.value(code="DEADLINE_EXCEEDED") == 1)
+            return code, parse(server.metrics.registry.render())
+
+    code, page = asyncio.run(main())
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert page["transduce_errors_total", frozenset({("code", "DEADLINE_EXCEEDED")})] == 1
+    assert ("transduce_errors_total", frozenset({("code", "CANCELLED")})) not in page
+    assert page["transduce_active_streams", frozenset()] == 0
