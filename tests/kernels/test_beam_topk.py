@@ -21,14 +21,27 @@ def _reference(logits, k):
     return torch.tensor(vals, dtype=torch.float64).view(shape), torch.tensor(idx).view(shape)
 
 
-def _check_against_reference(logits, k, backend):
+def _ours_and_reference(logits, k, backend):
+    """(values, indices) of log_softmax_topk on `backend` and of the float64 oracle, both on the CPU."""
     with use_backend(backend):
         values, indices = log_softmax_topk(logits, k)
     ref_v, ref_i = _reference(logits.cpu(), k)
-    assert values.dtype == torch.float32 and indices.dtype == torch.int64
-    assert values.shape == ref_v.shape == indices.shape
-    torch.testing.assert_close(values.cpu().double(), ref_v, rtol=0, atol=1e-5)
-    assert torch.equal(indices.cpu(), ref_i)
+    return values.cpu(), indices.cpu(), ref_v, ref_i
+
+
+def _mismatch(got) -> str | None:
+    """What differs between our (values, indices) and the oracle's, or None when they agree."""
+    values, indices, ref_v, ref_i = got
+    if values.dtype != torch.float32 or indices.dtype != torch.int64:
+        return f"dtypes {values.dtype}, {indices.dtype}"
+    if not values.shape == ref_v.shape == indices.shape:
+        return f"shapes {tuple(values.shape)}, {tuple(indices.shape)} vs {tuple(ref_v.shape)}"
+    err = float((values.double() - ref_v).abs().max()) if values.numel() else 0.0
+    if err > 1e-5:
+        return f"values off by {err:.2e}"
+    if not torch.equal(indices, ref_i):
+        return f"indices {indices.tolist()} vs {ref_i.tolist()}"
+    return None
 
 
 needs_triton = pytest.mark.skipif(not (torch.cuda.is_available() or triton_interpreted()),
@@ -40,7 +53,8 @@ needs_triton = pytest.mark.skipif(not (torch.cuda.is_available() or triton_inter
 def test_triton_matches_float64_reference(shape, k):
     torch.manual_seed(sum(shape) + k)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    _check_against_reference(torch.randn(*shape, device=device) * 3, k, "triton")
+    got = _ours_and_reference(torch.randn(*shape, device=device) * 3, k, "triton")
+    assert _mismatch(got) is None, _mismatch(got)
 
 
 @needs_triton
@@ -48,9 +62,11 @@ def test_triton_reads_half_precision_and_strided_rows():
     torch.manual_seed(1)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     wide = torch.randn(6, 40, device=device) * 2
-    _check_against_reference(wide[:, :25], 5, "triton")  # row stride 40 > V
+    got = _ours_and_reference(wide[:, :25], 5, "triton")  # row stride 40 > V
+    assert _mismatch(got) is None, _mismatch(got)
     half = (torch.randn(4, 30, device=device) * 2).to(torch.bfloat16)
-    _check_against_reference(half, 3, "triton")
+    got = _ours_and_reference(half, 3, "triton")
+    assert _mismatch(got) is None, _mismatch(got)
 
 
 @needs_triton
@@ -71,7 +87,8 @@ def test_torch_paths_match_reference(backend):
     torch.manual_seed(2)
     logits = torch.randn(3, 5, 11) * 2
     if backend == "cpu":
-        _check_against_reference(logits, 4, backend)
+        got = _ours_and_reference(logits, 4, backend)
+        assert _mismatch(got) is None, _mismatch(got)
     else:
         with use_backend(backend):
             v, i = log_softmax_topk(logits, 4)

@@ -25,11 +25,10 @@ def overfit(corpus: Path, out: Path, transducer: str, ctc: bool,
     return result, [r["loss"] for r in records if r.get("kind") != "validation"]
 
 
-def check_overfit(result: TrainResult, losses: list) -> None:
-    """Loss down by 10x and more, and the streaming greedy decoding of every utterance right."""
-    assert len(losses) == STEPS
-    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-    assert last < first / 10, f"loss only went from {first:.2f} to {last:.2f}"
+def overfit_summary(result: TrainResult, losses: list) -> dict:
+    """What the overfit tests assert: steps logged, mean loss of the first and last 5 steps, and the
+    streaming validation (utterances, WER, hypotheses vs references)."""
     v = result.validation
-    assert v is not None and v.utterances == 6
-    assert v.wer == 0.0, f"streaming hypotheses {v.hypotheses} for {v.references}"
+    return {"steps": len(losses), "first": sum(losses[:5]) / 5, "last": sum(losses[-5:]) / 5,
+            "utterances": None if v is None else v.utterances, "wer": None if v is None else v.wer,
+            "decoded": None if v is None else list(zip(v.references, v.hypotheses))}

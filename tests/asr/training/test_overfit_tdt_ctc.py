@@ -7,7 +7,7 @@ cache-aware streaming greedy decoding (the trainer's validation), and a loss 10x
 from __future__ import annotations
 
 import pytest
-from overfit_helpers import check_overfit, overfit
+from overfit_helpers import STEPS, overfit, overfit_summary
 from training_helpers import needs_espeak, write_corpus
 
 pytestmark = needs_espeak
@@ -19,8 +19,14 @@ def corpus(tmp_path_factory):
 
 
 def test_tdt_with_ctc_overfits(corpus, tmp_path):
-    check_overfit(*overfit(corpus, tmp_path, "tdt", ctc=True))
+    s = overfit_summary(*overfit(corpus, tmp_path, "tdt", ctc=True))
+    assert s["steps"] == STEPS and s["utterances"] == 6
+    assert s["last"] < s["first"] / 10, f"loss only went from {s['first']:.2f} to {s['last']:.2f}"
+    assert s["wer"] == 0.0, f"streaming (reference, hypothesis): {s['decoded']}"
 
 
 def test_ctc_alone_overfits(corpus, tmp_path):
-    check_overfit(*overfit(corpus, tmp_path, "none", ctc=True))
+    s = overfit_summary(*overfit(corpus, tmp_path, "none", ctc=True))
+    assert s["steps"] == STEPS and s["utterances"] == 6
+    assert s["last"] < s["first"] / 10, f"loss only went from {s['first']:.2f} to {s['last']:.2f}"
+    assert s["wer"] == 0.0, f"streaming (reference, hypothesis): {s['decoded']}"
