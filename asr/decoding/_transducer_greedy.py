@@ -13,7 +13,7 @@ from torch import Tensor
 from asr.decoding._cuda_graphs import GraphCaptureError, GraphLoopRunner
 from asr.decoding._frame_loop import frame_loop
 from asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
-from asr.decoding.base import DecodingError, check_chunk
+from asr.decoding.base import Decoder, DecodingError, check_chunk
 from asr.decoding.results import Hypothesis
 from asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
 from asr.heads.joiner import Joiner
@@ -99,3 +99,22 @@ def _finish(state: TransducerGreedyState, lens: Tensor, out: ChunkOutput, tdt: b
                                [dur[b][i] for i in keep] if tdt else ()))
     skip = (out.t_end - lens).clamp(min=0)
     return TransducerGreedyState(out.pred, out.dec, state.offset + lens, skip, hyps)
+
+
+class GreedyTransducerDecoder(Decoder[TransducerGreedyState]):
+    """The Decoder interface over a GreedyCore; RNNTGreedyDecoder and TDTGreedyDecoder set `_core`."""
+
+    _core: GreedyCore
+
+    def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> TransducerGreedyState:
+        """Predictor after the start symbol, nothing decoded, no frames to skip."""
+        return self._core.init_state(batch_size, device)
+
+    def decode_chunk(self, x: Tensor, x_lens: Tensor | None,
+                     state: TransducerGreedyState) -> TransducerGreedyState:
+        """Decode encoder output `x` (B, T, E), `x_lens` (B,) valid frames; the new state."""
+        return self._core.decode_chunk(x, x_lens, state)
+
+    def best(self, state: TransducerGreedyState) -> list[Hypothesis]:
+        """The greedy hypothesis so far of each stream."""
+        return list(state.hyps)

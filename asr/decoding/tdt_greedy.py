@@ -14,20 +14,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
-from torch import Tensor
-
-from asr.decoding._transducer_greedy import GreedyCore
-from asr.decoding.base import Decoder, DecodingError
-from asr.decoding.results import Hypothesis
-from asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
+from asr.decoding._transducer_greedy import GreedyCore, GreedyTransducerDecoder
+from asr.decoding.base import DecodingError
+from asr.decoding.transducer_state import TransducerGreedyConfig
 from asr.heads.joiner import Joiner
 from asr.heads.predictor import Predictor
 
 __all__ = ["TDTGreedyDecoder"]
 
 
-class TDTGreedyDecoder(Decoder[TransducerGreedyState]):
+class TDTGreedyDecoder(GreedyTransducerDecoder):
     """Greedy TDT decoding of encoder output (B, T, E) with a TDT joiner (durations set).
 
     Put the predictor and joiner in eval mode first (dropout would randomise the path).
@@ -40,16 +36,3 @@ class TDTGreedyDecoder(Decoder[TransducerGreedyState]):
             raise DecodingError("this joiner has no TDT durations: decode it with RNNTGreedyDecoder")
         self.cfg = TransducerGreedyConfig(max_symbols_per_frame, False, window, cuda_graphs, rows)
         self._core = GreedyCore(predictor, joiner, self.cfg)
-
-    def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> TransducerGreedyState:
-        """Predictor after the start symbol, nothing decoded, no frames to skip."""
-        return self._core.init_state(batch_size, device)
-
-    def decode_chunk(self, x: Tensor, x_lens: Tensor | None,
-                     state: TransducerGreedyState) -> TransducerGreedyState:
-        """Decode encoder output `x` (B, T, E), `x_lens` (B,) valid frames; the new state."""
-        return self._core.decode_chunk(x, x_lens, state)
-
-    def best(self, state: TransducerGreedyState) -> list[Hypothesis]:
-        """The greedy hypothesis so far of each stream."""
-        return list(state.hyps)
