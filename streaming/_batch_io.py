@@ -12,10 +12,15 @@ Outputs, one per format, all append-only so a killed job resumes without loss or
 - srt / vtt: --out is a folder holding one subtitle file per input (named after the audio file's stem,
   plus a hash of its path when two inputs share a stem), each written whole by an atomic rename; a
   failed input gets no file.
+A multi-process job (torchrun) shards the inputs by rank; rank r appends its rows to
+`--out.rank<r>.part`, and once every rank is done the parts are merged into --out (rows in rank order,
+each source once; a kill during the merge is repaired by the next --resume). Subtitle files need no
+merge: each rank writes its own files into the folder.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -27,7 +32,8 @@ from typing import TextIO
 
 from streaming.transcripts import Transcript
 
-__all__ = ["AUDIO_SUFFIXES", "InputError", "Ledger", "Work", "collect_inputs", "open_ledger"]
+__all__ = ["AUDIO_SUFFIXES", "InputError", "Ledger", "Work", "collect_inputs", "merge_parts", "open_ledger",
+           "prepare_out", "rank_part", "rank_parts"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 _MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -154,12 +160,6 @@ def subtitle_names(sources: Sequence[str], fmt: str) -> dict[str, str]:
     return {s: _subtitle_name(s, fmt, stems[Path(s.split("@")[0]).stem] == 1) for s in sources}
 
 
-def _done_in_folder(out: Path, fmt: str, names: dict[str, str]) -> dict[str, bool]:
-    for part in out.glob(f"*.{fmt}.part"):
-        part.unlink()
-    return {s: False for s, name in names.items() if (out / name).is_file()}
-
-
 def _done_in_file(out: Path, fmt: str) -> dict[str, bool]:
     done = {}
     for number, line in enumerate(_read_lines(out), start=1):
@@ -174,25 +174,82 @@ def _done_in_file(out: Path, fmt: str) -> dict[str, bool]:
     return done
 
 
-def open_ledger(out: Path, fmt: str, sources: Sequence[str], resume: bool, overwrite: bool) -> Ledger:
-    """The job's output, created fresh, or (resume) with what it already holds; InputError on misuse."""
+def _check_out(out: Path, fmt: str, resume: bool, overwrite: bool) -> None:
     folder = fmt in ("srt", "vtt")
-    exists = out.is_dir() and any(out.iterdir()) if folder else out.exists()
     if folder and out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: --format {fmt} writes one file per input into a folder, not a file")
     if not folder and out.is_dir():
         raise InputError(f"--out {out} is a directory; --format {fmt} needs a file")
+    exists = out.is_dir() and any(out.iterdir()) if folder else (out.exists() or bool(rank_parts(out)))
     if exists and not (resume or overwrite):
         raise InputError(f"--out {out} exists: add --resume to continue it or --overwrite to replace it")
-    if folder:
+
+
+def rank_part(out: Path, rank: int) -> Path:
+    """Where rank `rank` of a multi-process job appends its rows before they are merged into `out`."""
+    return out.with_name(f"{out.name}.rank{rank}.part")
+
+
+def rank_parts(out: Path) -> list[Path]:
+    """The rank part files of `out` left on disk, in rank order."""
+    found = out.parent.glob(f"{glob.escape(out.name)}.rank*.part") if out.parent.is_dir() else []
+    numbered = [(p.name[len(out.name) + 5:-5], p) for p in found]
+    return [p for n, p in sorted((int(n), p) for n, p in numbered if n.isdigit())]
+
+
+def _source_of(line: str, fmt: str) -> str:
+    return line.split("\t", 1)[0] if fmt == "txt" else json.loads(line)["source"]
+
+
+def merge_parts(out: Path, fmt: str) -> None:
+    """Append the rows of every rank part to `out` (those not in it already), then delete the parts.
+
+    Safe to repeat after a kill at any point: a row already merged is not appended twice."""
+    parts = rank_parts(out)
+    if not parts:
+        return
+    have = set(_done_in_file(out, fmt)) if out.exists() else set()
+    with open(out, "a", encoding="utf-8") as f:
+        for part in parts:
+            for line in _read_lines(part):
+                source = _source_of(line, fmt)
+                if source not in have:
+                    f.write(line + "\n")
+                    have.add(source)
+        f.flush()
+        os.fsync(f.fileno())
+    for part in parts:
+        part.unlink()
+
+
+def prepare_out(out: Path, fmt: str, sources: Sequence[str], resume: bool, overwrite: bool) -> None:
+    """Before any process writes: check the --out rules (InputError), then replace --out (overwrite) or
+    fold the rank parts a killed multi-process job left into it (resume). One process runs this."""
+    _check_out(out, fmt, resume, overwrite)
+    if fmt in ("srt", "vtt"):
         out.mkdir(parents=True, exist_ok=True)
-        names = subtitle_names(sources, fmt)
         if overwrite and not resume:
-            for name in names.values():
+            for name in subtitle_names(sources, fmt).values():
                 (out / name).unlink(missing_ok=True)
-        return Ledger(out, fmt, _done_in_folder(out, fmt, names) if resume else {}, names)
+        for part in out.glob(f"*.{fmt}.part"):
+            part.unlink()
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     if overwrite and not resume:
         out.unlink(missing_ok=True)
-    done = _done_in_file(out, fmt) if resume and out.exists() else {}
-    return Ledger(out, fmt, done)
+        for part in rank_parts(out):
+            part.unlink()
+    elif out.exists() or rank_parts(out):
+        if out.exists():
+            _read_lines(out)  # cut a half-written last line
+        merge_parts(out, fmt)
+
+
+def open_ledger(out: Path, fmt: str, sources: Sequence[str], rank: int = 0, world_size: int = 1) -> Ledger:
+    """The output of this process after `prepare_out`: what --out already holds, and where new rows go
+    (--out itself for one process; this rank's part file, merged later by `merge_parts`, for many)."""
+    if fmt in ("srt", "vtt"):
+        names = subtitle_names(sources, fmt)
+        return Ledger(out, fmt, {s: False for s, name in names.items() if (out / name).is_file()}, names)
+    done = _done_in_file(out, fmt) if out.exists() else {}
+    return Ledger(out if world_size == 1 else rank_part(out, rank), fmt, done)

@@ -1,7 +1,9 @@
 """`transduce transcribe`: offline batch transcription of files, folders and manifests.
 
     transduce transcribe INPUTS... --model PATH|demo --out FILE [--format jsonl|txt|srt|vtt]
-        [--decoding greedy|beam] [--beam-size K] [--batch-size N] [--resume | --overwrite]
+        [--decoding greedy|beam] [--beam-size K] [--batch-size N] [--max-batch-frames N]
+        [--workers N] [--resume | --overwrite]
+    torchrun --nproc-per-node N -m asr.cli transcribe ...     (each rank a shard, one merged --out)
 
 Inputs and output formats: see `streaming._batch_io`. Recordings are decoded in batches of similar
 duration (`Recognizer.transcribe_iter`); each result is appended to --out and flushed as soon as its
@@ -9,7 +11,9 @@ batch is done, so a job killed at any moment and rerun with --resume skips what 
 duplicates nothing (a half-written last line is dropped). An unreadable file becomes a row with `error`
 and the job goes on. Exit status: 0 all transcribed, 1 some input failed (this run or an error row
 already in --out), 2 usage error. A tqdm bar on stderr shows files, audio hours and speed (RTFx: audio
-seconds per wall-clock second). Multi-process scale-out (torchrun) is not part of this command yet.
+seconds per wall-clock second). Under torchrun (WORLD_SIZE > 1) the processes join a gloo group, rank r
+takes every WORLD_SIZE-th input still to do, writes a part file, and rank 0 merges the parts into --out
+when all are done; every rank exits with the job's status.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from asr.cli import Command, CommandError
 
@@ -35,6 +40,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoding", default="greedy", choices=("greedy", "beam"))
     parser.add_argument("--beam-size", type=int, default=4, metavar="K", help="beam width (default 4)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="recordings per forward pass")
+    parser.add_argument("--max-batch-frames", type=int, default=None, metavar="N",
+                        help="at most N padded 10 ms feature frames per forward pass (default: no limit)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="threads reading audio ahead of the model (default 1; 0: none)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue --out: skip inputs already in it")
@@ -49,6 +58,8 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - a streaming.Recognizer (i
 
     if args.batch_size < 1 or args.beam_size < 1:
         raise CommandError("--batch-size and --beam-size must be >= 1")
+    if (args.max_batch_frames is not None and args.max_batch_frames < 1) or args.workers < 0:
+        raise CommandError("--max-batch-frames must be >= 1 and --workers >= 0")
     try:
         return Recognizer.load(args.model, device=args.device, decoding=args.decoding,
                                beam_size=args.beam_size)
@@ -62,32 +73,52 @@ def _progress(total: int, disable: bool):  # noqa: ANN202 - a tqdm bar
     return tqdm(total=total, unit="file", file=sys.stderr, disable=disable, dynamic_ncols=True)
 
 
-def _empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
+def _join_ranks():  # noqa: ANN202 - an asr.training.distributed.DistInfo
+    """This process's rank under torchrun (a gloo group with a long timeout: ranks finish at different
+    times), or a single process."""
+    import datetime
+
+    from asr.training.distributed import init_distributed
+
+    return init_distributed(torch_device("cpu"), timeout=datetime.timedelta(days=7))
 
 
-def _run(args: argparse.Namespace) -> int:
-    from streaming._batch_io import InputError, collect_inputs, open_ledger
-    from streaming.transcripts import Transcript
+def torch_device(name: str):  # noqa: ANN201 - torch.device, imported lazily (fast --help)
+    import torch
+
+    return torch.device(name)
+
+
+def _prepare(args: argparse.Namespace, rank: Any):  # noqa: ANN202 - (work, recognizer, ledger)
+    """Inputs, model and this process's output; rank 0 alone checks and prepares --out."""
+    from asr.training import distributed as D
+    from streaming._batch_io import InputError, collect_inputs, open_ledger, prepare_out
 
     try:
         work = collect_inputs(args.inputs)
-        if args.out.exists() and not (args.resume or args.overwrite or _empty_dir(args.out)):
-            raise InputError(f"--out {args.out} exists: add --resume to continue it or --overwrite to "
-                             "replace it")
+        sources = [w.source for w in work]
         recognizer = _load(args)  # before --out is touched: a bad model leaves no output behind
-        ledger = open_ledger(args.out, args.format, [w.source for w in work], args.resume, args.overwrite)
+        if rank.is_main:
+            prepare_out(args.out, args.format, sources, args.resume, args.overwrite)
+        D.barrier(rank)
+        ledger = open_ledger(args.out, args.format, sources, rank.rank, rank.world_size)
     except (InputError, OSError) as e:
         raise CommandError(str(e)) from None
-    failed = sum(ledger.done.get(w.source, False) for w in work)
-    todo = [w for w in work if w.source not in ledger.done]
+    return work, recognizer, ledger
+
+
+def _transcribe(args: argparse.Namespace, todo: list, recognizer: Any, ledger: Any, show: bool) -> float:
+    """Transcribe `todo` into `ledger` (error rows for inputs known bad); the seconds of audio done."""
+    from streaming.transcripts import Transcript
+
     audio_s, start = 0.0, time.perf_counter()
-    with _progress(len(todo), args.no_progress) as bar:
+    with _progress(len(todo), not show) as bar:
         for w in (w for w in todo if w.error):
             ledger.write(Transcript("", (), (), 0.0, 0.0, w.source, w.error))
             bar.update(1)
         paths = [w.source for w in todo if not w.error]
-        for _, t in recognizer.transcribe_iter(paths, batch_size=args.batch_size):
+        for _, t in recognizer.transcribe_iter(paths, batch_size=args.batch_size,
+                                               max_batch_frames=args.max_batch_frames, workers=args.workers):
             ledger.write(t)
             audio_s += t.duration_s
             if t.error:
@@ -96,9 +127,32 @@ def _run(args: argparse.Namespace) -> int:
                             RTFx=f"{audio_s / max(time.perf_counter() - start, 1e-9):.1f}", refresh=False)
             bar.update(1)
     ledger.close()
-    failed += sum(1 for w in todo if ledger.done.get(w.source))
-    print(f"transcribed {len(todo)} inputs ({len(work) - len(todo)} already done), {failed} failed, "
-          f"{audio_s / 3600:.3f} h of audio -> {args.out}", file=sys.stderr)
+    return audio_s
+
+
+def _run(args: argparse.Namespace) -> int:
+    from asr.training import distributed as D
+    from streaming._batch_io import merge_parts
+
+    rank = _join_ranks()
+    try:
+        work, recognizer, ledger = _prepare(args, rank)
+        failed_before = sum(ledger.done.get(w.source, False) for w in work)
+        todo = [w for w in work if w.source not in ledger.done][rank.rank::rank.world_size]
+        audio_s = _transcribe(args, todo, recognizer, ledger, show=rank.is_main and not args.no_progress)
+        failed_here = sum(1 for w in todo if ledger.done.get(w.source))
+        counts = D.gather_objects((len(todo), failed_here, audio_s), rank)
+        D.barrier(rank)  # every part is complete
+        if rank.is_main and rank.world_size > 1 and args.format in ("jsonl", "txt"):
+            merge_parts(args.out, args.format)
+    finally:
+        D.shutdown(rank)
+    done, failed, audio_s = (sum(c[i] for c in counts) for i in range(3))
+    failed += failed_before
+    if rank.is_main:
+        print(f"transcribed {done} inputs ({len(work) - done} already done), {failed} failed, "
+              f"{audio_s / 3600:.3f} h of audio -> {args.out}"
+              + (f" ({rank.world_size} processes)" if rank.world_size > 1 else ""), file=sys.stderr)
     return 1 if failed else 0
 
 

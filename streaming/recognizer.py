@@ -106,22 +106,28 @@ class Recognizer:
         cfg = self.cfg
         return SessionConfig(lookahead=self.lookahead, decoding=cfg.decoding, beam_size=cfg.beam_size, **kw)
 
-    def transcribe(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8) -> list[Transcript]:
+    def transcribe(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8,
+                   max_batch_frames: int | None = None, workers: int = 0) -> list[Transcript]:
         """Transcripts of audio file paths, float arrays (N,) / (N, C) at `sample_rate`, or
         (samples, sample_rate) pairs, in input order (one input alone gives a list of one).
 
-        Recordings are decoded `batch_size` at a time, grouped by duration; the batch size does
-        not change a result. Unreadable audio gives a Transcript with `error` set (others go on).
+        Recordings are decoded `batch_size` at a time (and at most `max_batch_frames` padded 10 ms
+        frames per batch when set), grouped by duration; `workers` threads read audio ahead of the
+        model. None of these changes a result. Unreadable audio gives a Transcript with `error` set
+        (others go on).
         """
         decoder = decoder_for(self.model, self._session_config())
-        return transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size)
+        return transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
+                                 max_batch_frames, workers)
 
-    def transcribe_iter(self, inputs: Sequence[AudioInput] | AudioInput,
-                        batch_size: int = 8) -> Iterator[tuple[int, Transcript]]:
+    def transcribe_iter(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8,
+                        max_batch_frames: int | None = None,
+                        workers: int = 0) -> Iterator[tuple[int, Transcript]]:
         """(input index, Transcript) of each input as soon as its batch is done (batches in order of
         duration; audio read a batch at a time): for jobs that write results as they come."""
         decoder = decoder_for(self.model, self._session_config())
-        return iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size)
+        return iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
+                                max_batch_frames, workers)
 
     def stream(self, sample_rate: int = 16000, endpoint: EndpointConfig | None = None,
                interim_results: bool = True, channels: int = 1) -> Stream:

@@ -5,11 +5,12 @@ D: model width, V: vocabulary.
 
 Inputs (audio file paths, float sample arrays at the model's rate, or `(samples, sample_rate)`
 pairs) are sorted by duration (from file headers) and grouped into batches of similar duration
-(less padding); files are read one batch at a time. Each batch becomes mono float32 audio at the
-model's rate and gets one whole-utterance forward under the look-ahead's attention mask and one
-pass of the decoder that streaming sessions of the same settings share (`streaming.decoders`).
-The cache-aware encoders stream exactly, so a Transcript equals the final result of a Session fed
-the same audio with the same settings (endpointing off).
+(less padding), bounded in recordings and optionally in padded frames (`plan_batches`). Files are
+read one batch at a time, optionally by reader threads ahead of the model. Each batch becomes mono
+float32 audio at the model's rate and gets one whole-utterance forward under the look-ahead's
+attention mask and one pass of the decoder that streaming sessions of the same settings share
+(`streaming.decoders`). The cache-aware encoders stream exactly, so a Transcript equals the final
+result of a Session fed the same audio with the same settings (endpointing off).
 
 Errors, one rule: an input of the wrong *type* or shape (not a path, array or pair; a 3-D array;
 integer samples) raises TypeError / ValueError at once, before any work, since it is a bug in the
@@ -21,8 +22,11 @@ nothing else (the batch CLI writes it as an error row).
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,8 @@ from asr.features import compute_fbank
 from asr.models.asr_model import ASRModel
 from streaming.decoders import uses_ctc_head
 
-__all__ = ["AudioInput", "Transcript", "decode_batch", "iter_transcripts", "transcribe_inputs"]
+__all__ = ["AudioInput", "Transcript", "decode_batch", "iter_transcripts", "plan_batches",
+           "transcribe_inputs"]
 
 AudioInput = str | os.PathLike | np.ndarray | Tensor | tuple[Any, int]
 
@@ -156,29 +161,94 @@ def _duration_s(item: AudioInput, model_rate: int) -> float:
     return len(samples) / rate
 
 
+def plan_batches(durations: Sequence[float], batch_size: int, max_batch_frames: int | None = None,
+                 frame_shift_s: float = 0.01) -> list[list[int]]:
+    """Input indices grouped into batches, shortest first: at most `batch_size` recordings and, when
+    `max_batch_frames` is set, at most that many padded feature frames (count x longest); a recording
+    longer than the budget alone gets a batch of its own. Every index appears exactly once."""
+    order = sorted(range(len(durations)), key=lambda i: (durations[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        frames = durations[i] / frame_shift_s  # the longest so far: the order is by duration
+        last = batches[-1] if batches else None
+        fits = last is not None and len(last) < batch_size and (
+            max_batch_frames is None or (len(last) + 1) * frames <= max_batch_frames)
+        if fits:
+            last.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _check_positive(name: str, value: Any, allow_none: bool = False, minimum: int = 1) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def iter_transcripts(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
-                     batch_size: int) -> Iterator[tuple[int, Transcript]]:
+                     batch_size: int, max_batch_frames: int | None = None,
+                     workers: int = 0) -> Iterator[tuple[int, Transcript]]:
     """(input index, Transcript) of every input once, batch by batch in order of duration, each as soon
-    as its batch is decoded; audio is loaded one batch at a time. Raises for bad types before any work."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    as its batch is decoded. Audio is loaded a batch at a time: in this thread (`workers` 0) or by
+    `workers` threads that read the next batches while the model decodes this one. Raises for bad
+    types and settings before any work."""
+    _check_positive("batch_size", batch_size)
+    _check_positive("max_batch_frames", max_batch_frames, allow_none=True)
+    _check_positive("workers", workers, minimum=0)
     for i, item in enumerate(inputs):
         _check_input(item, i)
-    return _iter_batches(model, decoder, inputs, lookahead, batch_size)
+    return _iter_batches(model, decoder, inputs, lookahead, batch_size, max_batch_frames, workers)
+
+
+def _load_batch(inputs: Sequence[AudioInput], indices: list[int],
+                rate: int) -> dict[int, np.ndarray | BaseException]:
+    """Each index's audio, or the AudioError / OSError that loading it raised."""
+    out: dict[int, np.ndarray | BaseException] = {}
+    for i in indices:
+        try:
+            out[i] = _load_input(inputs[i], rate)
+        except (AudioError, OSError) as e:
+            out[i] = e
+    return out
+
+
+def _loaded_batches(inputs: Sequence[AudioInput], batches: list[list[int]], rate: int,
+                    workers: int) -> Iterator[dict[int, np.ndarray | BaseException]]:
+    """The loaded audio of each batch in order; with workers, up to `workers` + 1 batches are in flight."""
+    if workers == 0:
+        for indices in batches:
+            yield _load_batch(inputs, indices, rate)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="transcribe-read") as pool:
+        ahead: deque[Future] = deque()
+        pending = iter(batches)
+        try:
+            for indices in itertools.islice(pending, workers + 1):
+                ahead.append(pool.submit(_load_batch, inputs, indices, rate))
+            while ahead:
+                loaded = ahead.popleft().result()
+                for indices in itertools.islice(pending, 1):
+                    ahead.append(pool.submit(_load_batch, inputs, indices, rate))
+                yield loaded
+        finally:
+            for future in ahead:
+                future.cancel()
 
 
 def _iter_batches(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
-                  batch_size: int) -> Iterator[tuple[int, Transcript]]:
+                  batch_size: int, max_batch_frames: int | None,
+                  workers: int) -> Iterator[tuple[int, Transcript]]:
     rate = model.cfg.features.sample_rate
     durations = [_duration_s(item, rate) for item in inputs]
-    order = sorted(range(len(inputs)), key=lambda i: (durations[i], i))
-    for start in range(0, len(order), batch_size):
-        audio: dict[int, np.ndarray] = {}
-        for i in order[start:start + batch_size]:
-            try:
-                audio[i] = _load_input(inputs[i], rate)
-            except (AudioError, OSError) as e:
-                yield i, _failed(_source(inputs[i], i), e)
+    shift_s = model.cfg.features.frame_shift_ms / 1000.0
+    batches = plan_batches(durations, batch_size, max_batch_frames, shift_s)
+    for loaded in _loaded_batches(inputs, batches, rate, workers):
+        audio = {i: a for i, a in loaded.items() if not isinstance(a, BaseException)}
+        for i, error in loaded.items():
+            if isinstance(error, BaseException):
+                yield i, _failed(_source(inputs[i], i), error)
         if audio:
             nbests = decode_batch(model, decoder, list(audio.values()), lookahead)
             for (i, samples), nbest in zip(audio.items(), nbests):
@@ -186,9 +256,11 @@ def _iter_batches(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput
 
 
 def transcribe_inputs(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioInput], lookahead: int,
-                      batch_size: int) -> list[Transcript]:
-    """Transcripts of `inputs` in input order, decoded in batches of up to `batch_size` sorted by duration."""
+                      batch_size: int, max_batch_frames: int | None = None,
+                      workers: int = 0) -> list[Transcript]:
+    """Transcripts of `inputs` in input order, decoded in duration-sorted batches (see `iter_transcripts`)."""
     out: list[Transcript | None] = [None] * len(inputs)
-    for i, transcript in iter_transcripts(model, decoder, inputs, lookahead, batch_size):
+    for i, transcript in iter_transcripts(model, decoder, inputs, lookahead, batch_size, max_batch_frames,
+                                          workers):
         out[i] = transcript
     return [t for t in out if t is not None]

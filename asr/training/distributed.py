@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun: process group set-up and the few collectives the trainer uses.
+"""Data-parallel jobs under torchrun (training, batch transcription): the process group and a few collectives.
 
 torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; with WORLD_SIZE > 1 the
 trainer joins a process group (gloo on the CPU, nccl on CUDA), wraps the model in
@@ -8,6 +8,7 @@ no-op for a single process.
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -34,14 +35,17 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the torchrun process group when WORLD_SIZE > 1 (backend from `device`); else a single process."""
+def init_distributed(device: torch.device, timeout: datetime.timedelta | None = None) -> DistInfo:
+    """Join the torchrun process group when WORLD_SIZE > 1 (backend from `device`); else a single process.
+
+    timeout: how long a collective waits for the slowest rank (None: torch's default, 30 min for gloo).
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=timeout)
     return DistInfo(rank, world, local, True)
 
 
