@@ -41,6 +41,10 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=float, default=10.0, metavar="S",
                         help="seconds open streams get to finish after SIGTERM (default 10)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the model")
+    parser.add_argument("--max-batch", type=int, default=32, metavar="N",
+                        help="streams batched into one model step (default 32; 1: no batching)")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS",
+                        help="how long a ready stream waits for others to join its step (default 5)")
     parser.add_argument("--metrics-port", type=int, default=None, metavar="N",
                         help="serve Prometheus metrics at http://HOST:N/metrics (0: any free port)")
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
@@ -59,6 +63,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from asr.checkpoint import CheckpointError, load_model
     from service.logs import configure_logging
     from service.server import Server, ServerConfig, run_until_signal
+    from streaming import SchedulerConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,7 +72,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                            max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace,
-                           metrics_port=args.metrics_port, tls_cert=args.tls_cert, tls_key=args.tls_key)
+                           metrics_port=args.metrics_port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                           scheduler=SchedulerConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms))
     except (CheckpointError, ValueError) as e:
         raise CommandError(str(e)) from None
     name = _model_name(args.model)

@@ -150,6 +150,10 @@ class TrainConfig:
     optim: OptimSettings = field(default_factory=OptimSettings)
     max_steps: int = 10000
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    # Hybrid models: for the first N updates only the CTC loss trains (the transducer loss is computed,
+    # logged and weighted 0), so the encoder learns the audio before the predictor can learn the
+    # text alone; without it a TDT head on text this predictable made the encoder ignore its input.
+    ctc_only_steps: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CUDA; ignored (fp32) on the CPU
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
@@ -164,12 +168,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _need(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}")
         _need(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
+        _need(self.ctc_only_steps >= 0, f"ctc_only_steps must be >= 0, got {self.ctc_only_steps}")
         _need(self.log_every_n_steps >= 1, f"log_every_n_steps must be >= 1, got {self.log_every_n_steps}")
         _need(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
         _need(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
               f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         vocab = self.model.get("vocab_size") or _PLACEHOLDER_VOCAB
         model = model_config(self, vocab if isinstance(vocab, int) else _PLACEHOLDER_VOCAB)
+        _need(self.ctc_only_steps == 0 or (model.ctc and model.transducer != "none"),
+              "ctc_only_steps needs a hybrid model (model.ctc true and a transducer head)")
         n_contexts = len(model.encoder.att_context_size)
         _need(self.validation.lookahead < n_contexts,
               f"validation.lookahead {self.validation.lookahead} is out of range: the encoder has "

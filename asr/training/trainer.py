@@ -212,13 +212,16 @@ class Trainer:
         set_learning_rate(self.optimizer, lr)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             losses = self.ddp(batch.features, batch.feature_lengths, batch.targets, batch.target_lengths)
-        losses.total.backward()
+        total = losses.total
+        if step <= cfg.ctc_only_steps:  # 0 * transducer keeps every parameter in the graph (DDP)
+            total = losses.ctc + 0.0 * losses.transducer
+        total.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
         finite = bool(torch.isfinite(norm))
         if finite:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        values = {"loss": losses.total.item(), "grad_norm": norm.item()}
+        values = {"loss": total.item(), "grad_norm": norm.item()}
         for name in ("ctc", "transducer", "simple"):
             if getattr(losses, name) is not None:
                 values[name] = getattr(losses, name).item()
