@@ -117,17 +117,19 @@ def test_overrides_set_dotted_keys_with_yaml_values(tmp_path):
 
 def test_the_demo_config_is_a_small_cache_aware_streaming_tdt_ctc_model():
     cfg = load_train_config(example_config("demo_fastconformer_tdt"))
-    model_cfg = model_config(cfg, 256)  # the config's BPE vocabulary
+    assert cfg.tokenizer.kind == "char" and cfg.ctc_only_steps > 0
+    model_cfg = model_config(cfg, 29)  # blank, unk, space, apostrophe and a-z
     enc = model_cfg.encoder
-    assert (enc.subsampling, enc.subsampling_factor, enc.causal_downsampling) == ("dw_striding", 8, True)
+    assert (enc.subsampling, enc.causal_downsampling) == ("dw_striding", True)
     assert enc.conv_context_size == "causal" and enc.att_context_style == "chunked_limited"
-    assert enc.att_context_size == ((70, 13), (70, 6), (70, 1), (70, 0))
+    assert len(enc.att_context_size) > 1 and all(left > 0 for left, _ in enc.att_context_size)
     assert model_cfg.transducer == "tdt" and model_cfg.joiner.durations == (0, 1, 2, 3, 4)
-    assert model_cfg.ctc and model_cfg.loss.ctc_weight == 0.3
+    assert model_cfg.ctc and 0 < model_cfg.loss.ctc_weight < 1
     with torch.device("meta"):
         model = ASRModel(model_cfg)
+    assert sum(p.numel() for p in model.parameters()) <= 10e6  # the budget
     size = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
-    assert size <= 22e6, f"{size / 1e6:.1f} MB of float32 weights"
+    assert size <= 25e6, f"{size / 1e6:.1f} MB of float32 weights"
     state = ASRModel(model_cfg).encoder.init_state(2, lookahead=2)  # streamable at every look-ahead
     assert state.batch_size == 2
     with pytest.raises(FileNotFoundError, match="bundled: demo_fastconformer_tdt"):
