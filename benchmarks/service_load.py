@@ -18,7 +18,7 @@ on the same audio.
 
     .venv/bin/python benchmarks/service_load.py                       # demo model, ~5-10 min on 2 cores
     .venv/bin/python benchmarks/service_load.py --quick               # N = 1, 2 only (smoke test)
-    .venv/bin/python benchmarks/service_load.py --model PATH --lookahead-ms 80 --max-streams 64
+    .venv/bin/python benchmarks/service_load.py --model PATH --lookahead-ms 120 --max-streams 64
 """
 
 from __future__ import annotations
@@ -209,6 +209,9 @@ async def _run_mode(args: argparse.Namespace, mode: str, max_batch: int, pcm: by
             result = await _level(target, n, pcm, args, proc.pid)
             rows.append(_row(mode, result, args.max_lag_s))
             print("  " + " ".join(rows[-1]), flush=True)
+            errors = [s.error for s in result.stats if s.error]
+            if errors:
+                print(f"  first error: {errors[0]}", flush=True)
             if not result.passed(args.max_lag_s):
                 break
             best = n
@@ -223,7 +226,7 @@ def main() -> None:
     p.add_argument("--model", default="demo")
     p.add_argument("--seconds", type=float, default=12.0, help="audio per stream (default 12 s)")
     p.add_argument("--chunk-ms", type=int, default=160, help="audio per message (default 160 ms)")
-    p.add_argument("--lookahead-ms", type=int, default=80, help="model look-ahead to ask for (default 80)")
+    p.add_argument("--lookahead-ms", type=int, default=120, help="model look-ahead to ask for (default 120)")
     p.add_argument("--max-streams", type=int, default=128)
     p.add_argument("--max-lag-s", type=float, default=1.0, help="keeps up: p95 partial and final under this")
     p.add_argument("--server-threads", type=int, default=1, help="torch threads of the server (default 1)")
