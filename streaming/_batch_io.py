@@ -239,10 +239,10 @@ def prepare_out(out: Path, fmt: str, sources: Sequence[str], resume: bool, overw
         out.unlink(missing_ok=True)
         for part in rank_parts(out):
             part.unlink()
-    elif out.exists() or rank_parts(out):
-        if out.exists():
-            _read_lines(out)  # cut a half-written last line
-        merge_parts(out, fmt)
+        return
+    if out.exists():
+        _read_lines(out)  # cut a half-written last line, once, before any rank reads --out
+    merge_parts(out, fmt)
 
 
 def open_ledger(out: Path, fmt: str, sources: Sequence[str], rank: int = 0, world_size: int = 1) -> Ledger:

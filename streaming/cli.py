@@ -78,15 +78,11 @@ def _join_ranks():  # noqa: ANN202 - an asr.training.distributed.DistInfo
     times), or a single process."""
     import datetime
 
-    from asr.training.distributed import init_distributed
-
-    return init_distributed(torch_device("cpu"), timeout=datetime.timedelta(days=7))
-
-
-def torch_device(name: str):  # noqa: ANN201 - torch.device, imported lazily (fast --help)
     import torch
 
-    return torch.device(name)
+    from asr.training.distributed import init_distributed
+
+    return init_distributed(torch.device("cpu"), timeout=datetime.timedelta(days=7))
 
 
 def _prepare(args: argparse.Namespace, rank: Any):  # noqa: ANN202 - (work, recognizer, ledger)
