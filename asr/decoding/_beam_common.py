@@ -66,16 +66,27 @@ def extend_keys(keys: Tensor, tokens: Tensor, emit: Tensor) -> Tensor:
 
 
 def merge_equal(scores: Tensor, keys: Tensor) -> Tensor:
-    """Scores (B, C) with candidates of equal key log-added into the best of them, the others -inf."""
-    n_c = scores.shape[1]
-    order = scores.argsort(dim=1, descending=True, stable=True)
+    """Scores (B, C) with candidates of equal key log-added into the best of them, the others -inf.
+
+    Sorting by score, then stably by key, puts each key's candidates side by side, best first;
+    the sums are segment reductions, so time is O(C log C) and memory O(C) per stream (a pairwise
+    comparison would take (B, C, C): gigabytes for a wide beam over a large vocabulary).
+    """
+    neg_inf = float("-inf")
+    by_score = scores.argsort(dim=1, descending=True, stable=True)
+    by_key = keys.gather(1, by_score).argsort(dim=1, stable=True)
+    order = by_score.gather(1, by_key)  # grouped by key, best score first within a group
     s, k = scores.gather(1, order), keys.gather(1, order)
-    eq = (k[:, :, None] == k[:, None, :]) & (s[:, None, :] > float("-inf"))
-    earlier = torch.ones(n_c, n_c, dtype=torch.bool, device=scores.device).tril(-1)
-    duplicate = (eq & earlier).any(-1)
-    summed = torch.logsumexp(s[:, None, :].masked_fill(~eq, float("-inf")), dim=-1)
-    merged_sorted = summed.masked_fill(duplicate | (s == float("-inf")), float("-inf"))
-    return torch.empty_like(scores).scatter_(1, order, merged_sorted)
+    first = torch.ones_like(s, dtype=torch.bool)
+    first[:, 1:] = k[:, 1:] != k[:, :-1]
+    group = first.long().cumsum(1) - 1  # (B, C): index of each candidate's key group in its row
+    position = torch.arange(s.shape[1], device=s.device).expand_as(group)
+    leader = position.masked_fill(~first, 0).cummax(1).values  # where each candidate's group starts
+    peak = s.gather(1, leader)  # the group's best score
+    shifted = torch.where(s > neg_inf, (s - peak.masked_fill(peak == neg_inf, 0.0)).exp(), 0.0)
+    total = torch.zeros_like(s).scatter_add_(1, group, shifted).gather(1, group)
+    merged = torch.where(first & (s > neg_inf), peak + total.log(), neg_inf)
+    return torch.empty_like(scores).scatter_(1, order, merged)
 
 
 def _groups(contexts: Sequence[ContextGraph | None]) -> list[tuple[ContextGraph, list[int]]]:
