@@ -2,7 +2,8 @@
 
 Sessions that share a decoder object can be decoded in one batched `decode_chunk` call, so decoders
 (and hotword graphs) are built once per (model, method, beam size) and cached on the model (weakly:
-they go when the model goes). The head: the transducer (TDT or RNN-T) when the model has one, else
+they go when the model goes). Hotword graphs are cached per set of hotwords, the `_GRAPHS` most
+recently used per model (clients choose hotwords freely: an unbounded cache would grow forever). The head: the transducer (TDT or RNN-T) when the model has one, else
 CTC, as in `asr.training.validation`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -32,15 +34,20 @@ from streaming.config import SessionConfig
 
 __all__ = ["decoder_for", "hotword_graph", "uses_ctc_head", "init_decoder_state"]
 
-_CACHE: weakref.WeakKeyDictionary[ASRModel, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[ASRModel, OrderedDict[Any, Any]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
+_GRAPHS = 64
 
 
 def _cached(model: ASRModel, key: Any, build: Any) -> Any:
     with _LOCK:
-        per_model = _CACHE.setdefault(model, {})
+        per_model = _CACHE.setdefault(model, OrderedDict())
         if key not in per_model:
             per_model[key] = build()
+            graphs = [k for k in per_model if k[0] == "hotwords"]
+            for old in graphs[:-_GRAPHS]:  # least recently used first
+                del per_model[old]
+        per_model.move_to_end(key)
         return per_model[key]
 
 

@@ -6,14 +6,20 @@ until it has `max_batch` or `max_wait_ms` has passed, and runs the batched step 
 ONE worker thread (torch.inference_mode), so the event loop stays free for I/O. All work that
 touches sessions (feature computation in `feed`, model steps) runs in that thread, in order.
 
-Backpressure, bounded everywhere:
-  * `feed` waits while the stream holds more than `max_pending_frames` feature frames that the
-    model has not taken yet (a producer faster than the model awaits);
-  * a stream whose results queue holds `result_queue_size` unread results is not stepped until the
-    consumer reads, so its pending frames grow and `feed` waits in turn.
+Backpressure and memory, bounded everywhere:
+  * `feed` hands audio to the session in pieces of at most `feed_piece_s` seconds and waits
+    before each while the stream holds more than `max_pending_frames` feature frames that the
+    model has not taken yet (a producer faster than the model awaits; one large message does not
+    turn into a large block of features);
+  * unread results: while a stream holds fewer than `result_queue_size` of them every result is
+    kept; past that, a new result replaces the unread partials of its utterance (a reader that
+    does not keep up gets the latest hypothesis, not a backlog), and a stream holding
+    `result_queue_size` unread finals is not stepped until the consumer reads, so its pending
+    frames grow and `feed` waits in turn. Finals are never dropped.
 A stream appears in the ready queue at most once and in one step at most once, so its chunks go
 through the model in order. `close()` drops the session's state at once; a stream whose step fails
-gets the error on its results queue and is closed, and the other streams of the batch go on.
+gets the error on its results queue and is closed, and the other streams of the batch go on. When
+streams end, freed heap memory is given back to the operating system (`streaming._heap`).
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from asr.models.asr_model import ASRModel
+from streaming._heap import HeapTrimmer
 from streaming.batch import run_step
 from streaming.config import SessionConfig
 from streaming.errors import SessionClosedError, SessionConfigError, SessionFailedError
@@ -36,19 +44,21 @@ from streaming.session import Session
 __all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
 
 _END = object()  # results-queue marker: the stream has ended
-_SPARE = 4  # queue slots above result_queue_size: a step's result (<= 1), an error and the end marker fit
 
 
 @dataclass(frozen=True)
 class SchedulerConfig:
     """max_batch: streams per model step; max_wait_ms: how long the first ready stream waits for
     others; max_pending_frames: feature frames a stream may hold before feed() waits (100 = 1 s at
-    a 10 ms shift); result_queue_size: unread results per stream before it is held back."""
+    a 10 ms shift); result_queue_size: unread results per stream before partials are coalesced and
+    unread finals hold the stream back; feed_piece_s: the longest piece of audio feed() hands to the
+    session at once (larger inputs are split)."""
 
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_pending_frames: int = 200
     result_queue_size: int = 32
+    feed_piece_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_pending_frames", "result_queue_size"):
@@ -57,12 +67,15 @@ class SchedulerConfig:
                 raise SessionConfigError(f"SchedulerConfig.{name} must be an integer >= 1, got {value!r}")
         if not self.max_wait_ms >= 0:
             raise SessionConfigError(f"SchedulerConfig.max_wait_ms must be >= 0, got {self.max_wait_ms!r}")
+        if not self.feed_piece_s > 0:
+            raise SessionConfigError(f"SchedulerConfig.feed_piece_s must be > 0, got {self.feed_piece_s!r}")
 
 
 @dataclass
 class SchedulerStats:
-    """Counters for metrics and tests: model steps, stream-chunks stepped, largest batch, failures, and
-    busy_s: seconds the worker thread spent on sessions (features and model steps)."""
+    """Counters for metrics and tests: model steps, stream-chunks stepped, largest batch, failures,
+    busy_s: seconds the worker thread spent on sessions (features and model steps), and coalesced:
+    unread partials replaced by newer ones (readers that did not keep up)."""
 
     steps: int = 0
     chunks: int = 0
@@ -70,6 +83,7 @@ class SchedulerStats:
     failures: int = 0
     batch_sizes: list[int] = field(default_factory=list)  # the last 1000 steps
     busy_s: float = 0.0
+    coalesced: int = 0
 
 
 class StreamHandle:
@@ -77,30 +91,34 @@ class StreamHandle:
 
     def __init__(self, scheduler: Scheduler, session: Session) -> None:
         self._scheduler, self.session = scheduler, session
-        self._results: asyncio.Queue = asyncio.Queue(scheduler.cfg.result_queue_size + _SPARE)
+        self._results: deque = deque()  # unread results, then maybe an error and the end marker
+        self._arrived = asyncio.Event()  # set while _results is not empty
         self._room = asyncio.Event()  # set while the stream may accept more audio (backpressure)
         self._room.set()
+        self.failure: BaseException | None = None  # the error that ended the stream, if any
         self.queued = self.in_flight = self.closed = self._ended = False
 
     async def feed(self, audio: np.ndarray | bytes) -> None:
         """Add audio (float32 samples or PCM16 bytes); waits while the stream is too far ahead.
 
-        Raises asr.audio.AudioError for bad audio, StreamTooLongError, SessionClosedError; the
-        rejected chunk is dropped and the stream stays usable.
+        Raises asr.audio.AudioError for bad audio, StreamTooLongError, SessionClosedError (or the
+        error of the failed step that closed the stream). Audio longer than feed_piece_s goes in
+        pieces; a piece that is rejected is dropped and the stream stays usable.
         """
-        while not self._room.is_set():
-            await self._room.wait()
+        for piece in _pieces(audio, self.session, self._scheduler.cfg.feed_piece_s):
+            while not self._room.is_set():
+                await self._room.wait()
+                self._update_room()
+            if self.closed:
+                raise self.failure or SessionClosedError("the stream is closed")
+            await self._scheduler._in_worker(self.session.accept, piece)
             self._update_room()
-        if self.closed:
-            raise SessionClosedError("the stream is closed")
-        await self._scheduler._in_worker(self.session.accept, audio)
-        self._update_room()
-        self._scheduler._schedule(self)
+            self._scheduler._schedule(self)
 
     async def finish(self) -> None:
         """End of audio: the tail is decoded, the final result and then the end of results follow."""
         if self.closed:
-            raise SessionClosedError("the stream is closed")
+            raise self.failure or SessionClosedError("the stream is closed")
         if not self.session.input_finished:
             await self._scheduler._in_worker(self.session.finish)
         self._scheduler._schedule(self)
@@ -109,8 +127,11 @@ class StreamHandle:
         """The next result, or None once the stream has ended; raises the error of a failed step."""
         if self._ended:
             return None
-        item = await self._results.get()
-        self._scheduler._schedule(self)  # a slot freed: the stream may be stepped again
+        while not self._results:
+            self._arrived.clear()
+            await self._arrived.wait()
+        item = self._results.popleft()
+        self._scheduler._schedule(self)  # room freed: the stream may be stepped again
         if item is _END:
             self._ended = True
             return None
@@ -134,8 +155,7 @@ class StreamHandle:
         keeps its results."""
         if self.closed:
             return
-        while not self._results.empty():
-            self._results.get_nowait()
+        self._results.clear()
         self._shut(_END)
 
     def _shut(self, *items: object) -> None:
@@ -152,7 +172,9 @@ class StreamHandle:
     # ------------------------------------------------------------------------------ scheduler side
     @property
     def _results_room(self) -> bool:
-        return self._results.qsize() < self._scheduler.cfg.result_queue_size
+        """Fewer than result_queue_size unread finals: the stream may be stepped."""
+        finals = sum(1 for r in self._results if not (isinstance(r, StreamResult) and not r.is_final))
+        return finals < self._scheduler.cfg.result_queue_size
 
     def _update_room(self) -> None:
         # a session that cannot be stepped yet needs more audio, whatever it holds
@@ -164,20 +186,43 @@ class StreamHandle:
             self._room.clear()
 
     def _put(self, item: object) -> None:
-        with contextlib.suppress(asyncio.QueueFull):  # cannot happen: the spare slots hold it
-            self._results.put_nowait(item)
+        """Queue `item`; past result_queue_size unread, it replaces the unread partials of its utterance."""
+        results = self._results
+        if len(results) >= self._scheduler.cfg.result_queue_size and isinstance(item, StreamResult):
+            while (results and isinstance(results[-1], StreamResult) and not results[-1].is_final
+                   and results[-1].utterance_index == item.utterance_index):
+                results.pop()  # superseded: the reader gets the newer result of the same utterance
+                self._scheduler.stats.coalesced += 1
+        results.append(item)
+        self._arrived.set()
 
     def _deliver(self, error: BaseException | None) -> None:
         """After a step: hand the session's results (or its error) to the queue."""
         for r in self.session.pop_results():
             self._put(r)
         if error is not None:
+            self.failure = error
             self._shut(error, _END)  # results made before the failure stay readable
         elif self.session.done:
             self._put(_END)
             self.closed = True
             self._scheduler._forget(self)
         self._update_room()
+
+
+def _pieces(audio: np.ndarray | bytes, session: Session, piece_s: float) -> list:
+    """`audio` cut into pieces of at most piece_s seconds at the session's rate (whole when it does not
+    fit the session's format: the session then refuses it as one chunk)."""
+    samples = max(1, int(piece_s * session.cfg.sample_rate))
+    if isinstance(audio, (bytes, bytearray, memoryview)):
+        frame = 2 * session.cfg.channels
+        if len(audio) <= samples * frame or len(audio) % frame:
+            return [audio]
+        view = memoryview(audio)
+        return [view[i:i + samples * frame] for i in range(0, len(audio), samples * frame)]
+    if not isinstance(audio, np.ndarray) or audio.ndim not in (1, 2) or len(audio) <= samples:
+        return [audio]
+    return [audio[i:i + samples] for i in range(0, len(audio), samples)]
 
 
 class Scheduler:
@@ -190,6 +235,9 @@ class Scheduler:
         self._ready: asyncio.Queue[StreamHandle] | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self.heap = HeapTrimmer()
+        self._trim_pending = False
 
     @property
     def active_streams(self) -> int:
@@ -201,6 +249,7 @@ class Scheduler:
         if self._task is not None:
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transduce-model")
+        self._event_loop = asyncio.get_running_loop()
         self._ready = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="transduce-scheduler")
 
@@ -247,6 +296,14 @@ class Scheduler:
 
     def _forget(self, handle: StreamHandle) -> None:
         self._streams.discard(handle)
+        if not self._trim_pending and self._event_loop is not None:  # a stream ended: free its memory
+            self._trim_pending = True
+            self._event_loop.call_later(self.heap.delay_s(), self._trim)
+
+    def _trim(self) -> None:
+        self._trim_pending = False
+        if self._executor is not None:
+            self._executor.submit(self.heap.trim)
 
     def _schedule(self, handle: StreamHandle) -> None:
         """Queue `handle` for a step if it has a chunk ready, room for results and is not queued."""

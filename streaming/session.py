@@ -78,7 +78,10 @@ class Session:
         self.model, self.cfg = model, cfg
         self.decoder = decoder_for(model, cfg)
         self.ctc = uses_ctc_head(model)
-        self._graph = hotword_graph(model, cfg)
+        try:
+            self._graph = hotword_graph(model, cfg)
+        except ValueError as e:  # a phrase the tokenizer cannot spell
+            raise SessionConfigError(f"hotwords: {e}") from None
         self._device = next(model.parameters()).device
         self._lock = threading.RLock()
         self.frontend: AudioFrontend | None = AudioFrontend(model.cfg.features, cfg.sample_rate, cfg.channels,

@@ -96,10 +96,57 @@ def test_batched_streams_give_the_results_each_gives_alone():
     assert sum(len(r) for r in got) > 20
 
 
-def test_a_fast_producer_waits_for_a_slow_reader():
+def _is_subsequence(part, whole):
+    it = iter(whole)
+    return all(x in it for x in part)
+
+
+def test_a_reader_that_does_not_read_gets_every_final_and_the_newest_partials():
+    """Nobody reads while the whole stream is fed: the stream is not held back by its partials (the
+    newest replaces the newest unread one), so feeding completes; then every final is there, the
+    partials read are a subsequence of the partials made, and the unread backlog stayed bounded."""
+    cfg = SchedulerConfig(max_batch=2, max_wait_ms=0.0, result_queue_size=4)
+    audio = speechlike(3.0, seed=3)
+    session_cfg = SessionConfig(endpoint=EndpointConfig(silence_after_speech_s=0.3, silence_no_speech_s=0.6,
+                                                        max_utterance_s=1.5))
+
+    async def main():
+        async with Scheduler(MODEL, cfg) as sched:
+            handle = sched.open(session_cfg)
+            backlog = []
+
+            async def watch():
+                while True:
+                    backlog.append(len(handle._results))
+                    await asyncio.sleep(0.002)
+
+            watcher = asyncio.create_task(watch())
+            await asyncio.wait_for(_produce(handle, audio, seed=1), 30)  # never waits on the reader
+            await asyncio.wait_for(until_ended(handle), 30)
+            watcher.cancel()
+            return await _collect(handle), max(backlog), sched.stats.coalesced
+
+    got, most_unread, coalesced = asyncio.run(main())
+    alone = _alone(session_cfg, audio, seed=1)
+    assert 2 <= sum(r.is_final for r in alone) < cfg.result_queue_size
+    assert _key([r for r in got if r.is_final]) == _key([r for r in alone if r.is_final])
+    assert _is_subsequence(_key([r for r in got if not r.is_final]), _key([r for r in alone if not r.is_final]))
+    assert coalesced > 0 and len(got) < len(alone)
+    assert most_unread <= cfg.result_queue_size + 2  # + the end marker
+
+
+async def until_ended(handle):
+    """Wait until the stream has ended (its last step applied, its results queued)."""
+    while not handle.closed:
+        await asyncio.sleep(0.005)
+
+
+def test_unread_finals_hold_a_fast_producer_back():
+    """Finals are never dropped: a stream holding result_queue_size unread finals is not stepped, its
+    pending frames grow and feed() waits, until the reader reads; then every result arrives."""
     cfg = SchedulerConfig(max_batch=2, max_wait_ms=0.0, max_pending_frames=30, result_queue_size=2)
     audio = speechlike(3.0, seed=3)
-    session_cfg = SessionConfig(endpoint=EndpointConfig(enabled=False))
+    session_cfg = SessionConfig(interim_results=False, endpoint=EndpointConfig(max_utterance_s=0.2))
 
     async def main():
         async with Scheduler(MODEL, cfg) as sched:
@@ -111,13 +158,16 @@ def test_a_fast_producer_waits_for_a_slow_reader():
                     break
             await asyncio.sleep(0.1)
             assert not producer.done(), "the producer was never held back"
-            assert handle._results.qsize() <= cfg.result_queue_size + 2
+            assert len(handle._results) <= cfg.result_queue_size
             assert handle.session.pending_frames <= cfg.max_pending_frames + 4000 // 160 + 1
             got = await _collect(handle)  # reading lets it go on
             await producer
             return got
 
-    assert _key(asyncio.run(main())) == _key(_alone(session_cfg, audio, seed=1))
+    got = asyncio.run(main())
+    expect = _alone(session_cfg, audio, seed=1)
+    assert len(expect) > 2 * cfg.result_queue_size and all(r.is_final for r in expect)
+    assert _key(got) == _key(expect)
 
 
 def test_closing_a_stream_drops_its_state_at_once():
@@ -145,6 +195,43 @@ def test_closing_a_stream_drops_its_state_at_once():
             assert sched.active_streams == 0
 
     asyncio.run(main())
+
+
+def test_one_large_message_goes_in_pieces_under_backpressure():
+    """8 s of audio in one feed() (PCM16 bytes and floats): the session never holds more than
+    max_pending_frames plus one piece of features, and the results equal feeding it in small chunks.
+    When the streams end the scheduler gives freed heap memory back (one trim for both)."""
+    cfg = SchedulerConfig(max_batch=2, max_wait_ms=0.0, max_pending_frames=40, feed_piece_s=0.25)
+    session_cfg = SessionConfig(endpoint=ENDPOINT)
+    audio = speechlike(8.0, seed=5)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+
+    async def main():
+        async with Scheduler(MODEL, cfg) as sched:
+            most = [0]
+            handles = [sched.open(session_cfg), sched.open(session_cfg)]
+
+            async def watch():
+                while True:
+                    most[0] = max([most[0]] + [h.session.pending_frames for h in handles])
+                    await asyncio.sleep(0.001)
+
+            async def one(handle, data):
+                await handle.feed(data)
+                await handle.finish()
+
+            watcher = asyncio.create_task(watch())
+            got = await asyncio.gather(*[_collect(h) for h in handles], one(handles[0], pcm.tobytes()),
+                                       one(handles[1], pcm.astype(np.float32) / 32768))
+            watcher.cancel()
+            await asyncio.sleep(sched.heap.interval_s + 0.2)
+            return got[:2], most[0], sched.heap.trims
+
+    (as_bytes, as_floats), most, trims = asyncio.run(main())
+    assert most <= cfg.max_pending_frames + 25 + 2  # one 0.25 s piece is 25 frames
+    expect = _alone(session_cfg, pcm.astype(np.float32) / 32768, seed=2)
+    assert _key(as_bytes) == _key(expect) and _key(as_floats) == _key(expect)
+    assert trims >= 1
 
 
 def test_bad_audio_fails_only_its_own_stream():

@@ -1,0 +1,88 @@
+"""Documented bounds of every request field, checked before anything is allocated for a request.
+
+A RecognitionConfig is checked field by field (`check_config`) before a session, a decoder or a
+resampler exists for it: an unknown enum value, a number outside its range, a string too long or too
+many hotwords is INVALID_ARGUMENT with a short message naming the field (quoting at most a few dozen
+characters of what was sent). The table of bounds is in the README's service section and in
+proto/transduce/asr/v1/asr.proto.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from service.errors import RequestError, echo
+from service.protos import asr_pb2
+
+__all__ = ["RequestBounds", "check_config"]
+
+
+@dataclass(frozen=True)
+class RequestBounds:
+    """The accepted range of each request field (see the module docstring; defaults are the documented
+    ones). Durations of audio are bounded by the server's limits (service.limits.StreamLimits)."""
+
+    min_sample_rate: int = 8000
+    max_sample_rate: int = 48000
+    max_channels: int = 8
+    max_alternatives: int = 10
+    max_beam: int = 16
+    max_hotwords: int = 100
+    max_hotword_chars: int = 100
+    max_hotword_boost: float = 20.0
+    max_endpoint_ms: int = 600_000
+    max_name_chars: int = 128
+
+    def check_rate(self, rate: int, what: str = "sample_rate_hertz") -> None:
+        """RequestError unless min_sample_rate <= rate <= max_sample_rate."""
+        if not self.min_sample_rate <= rate <= self.max_sample_rate:
+            raise RequestError(f"{what} must be {self.min_sample_rate}..{self.max_sample_rate} Hz, got {rate}")
+
+
+def _in_range(name: str, value: int, low: int, high: int, zero: str = "") -> None:
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be {low}..{high}{zero}, got {value}")
+
+
+def _enum(name: str, enum: object, value: int) -> None:
+    if value not in enum.values():  # proto3 keeps unknown enum numbers as plain ints
+        known = ", ".join(f"{n} ({v})" for n, v in enum.items())
+        raise RequestError(f"{name} {value} is not one of {known}")
+
+
+def check_config(cfg: asr_pb2.RecognitionConfig, bounds: RequestBounds, streaming: bool) -> None:
+    """Raise RequestError for the first field of `cfg` outside `bounds` (see the README's table).
+
+    The sample rate of LINEAR16 audio is checked here; a container's own rate when it is read.
+    """
+    _enum("encoding", asr_pb2.AudioEncoding, cfg.encoding)
+    _enum("decoding_method", asr_pb2.DecodingMethod, cfg.decoding_method)
+    pcm = cfg.encoding in (asr_pb2.LINEAR16, asr_pb2.AUDIO_ENCODING_UNSPECIFIED)
+    if cfg.sample_rate_hertz or (pcm and streaming):
+        bounds.check_rate(cfg.sample_rate_hertz)
+    _in_range("audio_channel_count", cfg.audio_channel_count, 0, bounds.max_channels, " (0 means 1)")
+    _in_range("max_alternatives", cfg.max_alternatives, 0, bounds.max_alternatives, " (0 means 1)")
+    _in_range("beam_size", cfg.beam_size, 0, bounds.max_beam, " (0 means the server default)")
+    for name in ("model", "language_code"):
+        if len(getattr(cfg, name)) > bounds.max_name_chars:
+            raise RequestError(f"{name} must be at most {bounds.max_name_chars} characters, got "
+                              f"{echo(getattr(cfg, name))}")
+    _check_hotwords(cfg.hotwords, bounds)
+    ep = cfg.endpointing
+    for name in ("trailing_silence_after_speech_ms", "trailing_silence_no_speech_ms", "max_utterance_ms"):
+        if getattr(ep, name) > bounds.max_endpoint_ms:
+            raise RequestError(f"endpointing.{name} must be at most {bounds.max_endpoint_ms} "
+                              f"(0: server default, negative: off), got {getattr(ep, name)}")
+
+
+def _check_hotwords(hotwords: object, bounds: RequestBounds) -> None:
+    if len(hotwords) > bounds.max_hotwords:
+        raise RequestError(f"at most {bounds.max_hotwords} hotwords, got {len(hotwords)}")
+    for i, hotword in enumerate(hotwords):
+        if not hotword.phrase.strip() or len(hotword.phrase) > bounds.max_hotword_chars:
+            raise RequestError(f"hotwords[{i}].phrase must be 1..{bounds.max_hotword_chars} characters "
+                              f"(not only spaces), got {echo(hotword.phrase)}")
+        if not (math.isfinite(hotword.boost) and 0 <= hotword.boost <= bounds.max_hotword_boost):
+            raise RequestError(f"hotwords[{i}].boost must be 0..{bounds.max_hotword_boost:g} (0: the server "
+                              f"default), got {hotword.boost}")
