@@ -32,12 +32,13 @@ class RequestBounds:
     max_hotword_chars: int = 100
     max_hotword_boost: float = 20.0
     max_endpoint_ms: int = 600_000
-    max_name_chars: int = 128
+    max_name_chars: int = 64
 
     def check_rate(self, rate: int, what: str = "sample_rate_hertz") -> None:
         """RequestError unless min_sample_rate <= rate <= max_sample_rate."""
         if not self.min_sample_rate <= rate <= self.max_sample_rate:
-            raise RequestError(f"{what} must be {self.min_sample_rate}..{self.max_sample_rate} Hz, got {rate}")
+            raise RequestError(f"{what} must be {self.min_sample_rate}..{self.max_sample_rate} Hz, "
+                               f"got {rate}")
 
 
 def _in_range(name: str, value: int, low: int, high: int, zero: str = "") -> None:
@@ -52,22 +53,26 @@ def _enum(name: str, enum: object, value: int) -> None:
 
 
 def check_config(cfg: asr_pb2.RecognitionConfig, bounds: RequestBounds, streaming: bool) -> None:
-    """Raise RequestError for the first field of `cfg` outside `bounds` (see the README's table).
+    """Raise RequestError for the first field of `cfg` outside `bounds` (see the README's table), or
+    an encoding this server or this call (`streaming`) does not take.
 
     The sample rate of LINEAR16 audio is checked here; a container's own rate when it is read.
     """
     _enum("encoding", asr_pb2.AudioEncoding, cfg.encoding)
     _enum("decoding_method", asr_pb2.DecodingMethod, cfg.decoding_method)
+    if cfg.encoding == asr_pb2.OGG_OPUS:
+        raise RequestError("OGG_OPUS audio is not supported by this server (use LINEAR16, FLAC or WAV)")
     pcm = cfg.encoding in (asr_pb2.LINEAR16, asr_pb2.AUDIO_ENCODING_UNSPECIFIED)
-    if cfg.sample_rate_hertz or (pcm and streaming):
+    if streaming and not pcm:
+        raise RequestError("StreamingRecognize takes LINEAR16 audio (containers go to Recognize)")
+    if pcm or cfg.sample_rate_hertz:  # a container's rate comes from its header
         bounds.check_rate(cfg.sample_rate_hertz)
     _in_range("audio_channel_count", cfg.audio_channel_count, 0, bounds.max_channels, " (0 means 1)")
     _in_range("max_alternatives", cfg.max_alternatives, 0, bounds.max_alternatives, " (0 means 1)")
     _in_range("beam_size", cfg.beam_size, 0, bounds.max_beam, " (0 means the server default)")
-    for name in ("model", "language_code"):
-        if len(getattr(cfg, name)) > bounds.max_name_chars:
-            raise RequestError(f"{name} must be at most {bounds.max_name_chars} characters, got "
-                              f"{echo(getattr(cfg, name))}")
+    if len(cfg.language_code) > bounds.max_name_chars:  # an unknown `model` is NOT_FOUND (Engine.resolve)
+        raise RequestError(f"language_code must be at most {bounds.max_name_chars} characters, got "
+                           f"{echo(cfg.language_code)}")
     _check_hotwords(cfg.hotwords, bounds)
     ep = cfg.endpointing
     for name in ("trailing_silence_after_speech_ms", "trailing_silence_no_speech_ms", "max_utterance_ms"):

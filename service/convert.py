@@ -7,15 +7,13 @@ layers become gRPC status codes. Times on the wire are integer milliseconds from
 
 from __future__ import annotations
 
-import io
-import struct
 from dataclasses import dataclass
 
 import grpc
-import soundfile as sf
 
-from asr.audio import AudioDecodeError, AudioError
+from asr.audio import AudioError
 from asr.models.asr_model import ASRModel
+from service.errors import RequestError, short
 from service.protos import asr_pb2
 from streaming import (
     END_OF_STREAM,
@@ -27,20 +25,12 @@ from streaming import (
     StreamTooLongError,
 )
 
-__all__ = ["RequestError", "StreamSettings", "container_rate", "error_status", "lookaheads_ms", "model_info",
-           "session_config", "split_wav_header", "to_proto_result", "to_response"]
+__all__ = ["StreamSettings", "error_status", "lookaheads_ms", "model_info", "session_config",
+           "to_proto_result", "to_response"]
 
 _DISABLED_S = 1e9  # an endpoint rule the client turned off (negative value) never fires
 _DEFAULT_BEAM = 4
 _DEFAULT_BOOST = 2.0
-
-
-class RequestError(ValueError):
-    """A request the service refuses; `code` is the gRPC status to answer with."""
-
-    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -103,17 +93,12 @@ def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: 
                    lookahead_ms: int | None = None,
                    single_utterance: bool = False, sample_rate: int | None = None,
                    channels: int | None = None, max_duration_s: float | None = None) -> StreamSettings:
-    """The StreamSettings of a RecognitionConfig for `model`; RequestError names a value that does not fit.
+    """The StreamSettings of a RecognitionConfig for `model` (its fields already within the bounds of
+    `service.bounds.check_config`); RequestError names a value that does not fit the model.
 
-    sample_rate / channels override the config's (Recognize hands the session decoded mono samples).
+    sample_rate / channels override the config's (Recognize hands the session decoded samples).
     """
-    if cfg.encoding == asr_pb2.OGG_OPUS:
-        raise RequestError("OGG_OPUS audio is not supported by this server (use LINEAR16, FLAC or WAV)")
-    if cfg.max_alternatives < 0 or cfg.beam_size < 0 or cfg.audio_channel_count < 0:
-        raise RequestError("max_alternatives, beam_size and audio_channel_count must not be negative")
     rate = sample_rate or cfg.sample_rate_hertz
-    if rate <= 0:
-        raise RequestError(f"sample_rate_hertz must be given and positive, got {cfg.sample_rate_hertz}")
     method, beam, hotwords, boost = _decoding(cfg)
     try:
         session = SessionConfig(sample_rate=rate, channels=channels or cfg.audio_channel_count or 1,
@@ -157,49 +142,15 @@ def to_response(result: StreamResult, settings: StreamSettings) -> asr_pb2.Strea
 
 
 def error_status(error: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and message for an error raised while serving a stream."""
+    """The status code and (short: service.errors.short) message for an error raised while serving."""
     if isinstance(error, RequestError):
-        return error.code, str(error)
-    if isinstance(error, StreamTooLongError):
-        return grpc.StatusCode.OUT_OF_RANGE, str(error)
-    if isinstance(error, SessionFailedError):  # the model step failed: not the client's fault
-        return grpc.StatusCode.INTERNAL, str(error)
-    if isinstance(error, (AudioError, SessionError)):
-        return grpc.StatusCode.INVALID_ARGUMENT, str(error)
-    return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"
-
-
-def container_rate(data: bytes) -> int:
-    """The sample rate in the header of WAV/FLAC/OGG container bytes (AudioDecodeError if unreadable)."""
-    try:
-        return int(sf.info(io.BytesIO(data)).samplerate)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AudioDecodeError(f"<{len(data)} bytes>: cannot decode as audio (WAV/FLAC/OGG): {e}") from e
-
-
-def split_wav_header(data: bytes, rate: int, channels: int) -> bytes:
-    """The PCM16 payload of `data` when it starts with a WAV header, else `data` itself.
-
-    A header that disagrees with the config (sample rate, channels, not 16-bit PCM) or cannot be
-    parsed raises RequestError: the audio would be decoded wrongly otherwise.
-    """
-    if not data.startswith(b"RIFF"):
-        return data
-    if len(data) < 12 or data[8:12] != b"WAVE":
-        raise RequestError("audio starts with RIFF but is not a WAV header (garbage bytes?)")
-    pos = 12
-    while pos + 8 <= len(data):
-        tag, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        if tag == b"fmt ":
-            if size < 16 or pos + 24 > len(data):
-                raise RequestError("WAV header: truncated fmt chunk")
-            fmt, ch, sr, _, _, bits = struct.unpack("<HHIIHH", data[pos + 8:pos + 24])
-            if fmt != 1 or bits != 16:
-                raise RequestError(f"WAV header: LINEAR16 needs 16-bit PCM, got format {fmt}, {bits} bits")
-            if sr != rate or ch != channels:
-                raise RequestError(f"WAV header says {sr} Hz, {ch} channel(s) but the config says "
-                                   f"sample_rate_hertz={rate}, {channels} channel(s)")
-        elif tag == b"data":
-            return data[pos + 8:]
-        pos += 8 + size + (size & 1)
-    raise RequestError("WAV header without a data chunk in the first audio message")
+        code, message = error.code, str(error)
+    elif isinstance(error, StreamTooLongError):
+        code, message = grpc.StatusCode.OUT_OF_RANGE, str(error)
+    elif isinstance(error, SessionFailedError):  # the model step failed: not the client's fault
+        code, message = grpc.StatusCode.INTERNAL, str(error)
+    elif isinstance(error, (AudioError, SessionError)):
+        code, message = grpc.StatusCode.INVALID_ARGUMENT, str(error)
+    else:
+        code, message = grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"
+    return code, short(message)

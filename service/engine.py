@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import grpc
 
 from asr.models.asr_model import ASRModel
-from service.convert import RequestError
+from service.errors import RequestError, echo
 from streaming import Scheduler, SchedulerConfig
 
 __all__ = ["Engine"]
@@ -37,7 +37,7 @@ class Engine:
         """`name` (empty: the default), or RequestError NOT_FOUND naming the models served."""
         name = name or self.default
         if name not in self.models:
-            raise RequestError(f"unknown model {name!r}; this server runs: {', '.join(self.models)}",
+            raise RequestError(f"unknown model {echo(name)}; this server runs: {', '.join(self.models)}",
                                grpc.StatusCode.NOT_FOUND)
         return name
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import grpc
 
 from service._drain import drain
-from service.convert import RequestError
+from service.errors import RequestError
 
-__all__ = ["IdleTimeoutError", "StreamLimits", "StreamSlots", "TokenAuth"]
+__all__ = ["RECOGNIZE_S", "IdleTimeoutError", "StreamLimits", "StreamSlots", "TokenAuth"]
 
 _OPEN_METHODS = ("/grpc.health.v1.Health/",)  # load balancers probe health without a token
 
@@ -20,13 +20,22 @@ class IdleTimeoutError(RequestError):
     """The client sent nothing for the idle timeout."""
 
 
+RECOGNIZE_S = 480.0  # the longest audio of one Recognize request when no max_stream_s is set
+
+
 @dataclass(frozen=True)
 class StreamLimits:
     """Per-stream limits: max_stream_s of audio (past it OUT_OF_RANGE), idle_timeout_s without a message
-    from the client (past it DEADLINE_EXCEEDED); None: no limit."""
+    from the client (past it DEADLINE_EXCEEDED); None: no limit. A Recognize request's audio is
+    limited too (`recognize_s`): a unary call holds all its results until it ends."""
 
     max_stream_s: float | None = None
     idle_timeout_s: float | None = None
+
+    @property
+    def recognize_s(self) -> float:
+        """The longest audio of one Recognize request: max_stream_s, or RECOGNIZE_S when that is None."""
+        return RECOGNIZE_S if self.max_stream_s is None else self.max_stream_s
 
     def __post_init__(self) -> None:
         for name in ("max_stream_s", "idle_timeout_s"):
@@ -41,7 +50,8 @@ class StreamLimits:
 
 
 class StreamSlots:
-    """At most `limit` streams at once (None: no limit); take() raises RESOURCE_EXHAUSTED past it."""
+    """At most `limit` calls (streaming or unary) at once (None: no limit); take() raises
+    RESOURCE_EXHAUSTED past it."""
 
     def __init__(self, limit: int | None) -> None:
         if limit is not None and limit < 1:

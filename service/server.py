@@ -20,27 +20,27 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from asr.models.asr_model import ASRModel
+from service.bounds import RequestBounds
 from service.engine import Engine
 from service.limits import StreamLimits, StreamSlots, TokenAuth
 from service.metrics import start_metrics_http
 from service.observe import ServiceMetrics
-from service.protos import asr_pb2, asr_pb2_grpc
 from service.servicer import RecognizerServicer
+from service.wire import SERVICE_NAME, add_recognizer
 from streaming import SchedulerConfig
 
 __all__ = ["ServerConfig", "Server", "serve", "run_until_signal"]
 
-SERVICE_NAME = asr_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
-
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """host/port to bind (port 0: ephemeral); max_streams: concurrent StreamingRecognize calls (None: no
-    limit); max_stream_s / idle_timeout_s: see service.limits.StreamLimits; token:
+    """host/port to bind (port 0: ephemeral); max_streams: concurrent Recognizer calls, streaming and
+    unary (None: no limit); max_stream_s / idle_timeout_s: see service.limits.StreamLimits; token:
     bearer token required in metadata (None: no auth); max_message_bytes: largest request; grace_s: how
     long open calls may run on after a shutdown starts; scheduler: batching settings; metrics_port: serve
     GET /metrics there over HTTP on `host` (None: not served; 0: a free port); tls_cert / tls_key: PEM
-    files of the server's certificate chain and private key (both or neither; neither: plaintext)."""
+    files of the server's certificate chain and private key (both or neither; neither: plaintext);
+    bounds: the accepted range of each request field (service.bounds)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -54,6 +54,7 @@ class ServerConfig:
     metrics_port: int | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    bounds: RequestBounds = field(default_factory=RequestBounds)
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
@@ -115,7 +116,7 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                                       ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
-    asr_pb2_grpc.add_RecognizerServicer_to_server(RecognizerServicer(engine, slots, limits, metrics), server)
+    add_recognizer(RecognizerServicer(engine, slots, limits, metrics, cfg.bounds), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):

@@ -2,7 +2,11 @@
 
 StreamingRecognize: the first request carries the config, later ones audio bytes; results stream
 back as the scheduler makes them; at the client's half-close the stream is finished and its last
-finals are sent. An error ends only its own stream, with the status `convert.error_status` gives.
+finals are sent. An error ends only its own stream, with the status `convert.error_status` gives;
+a stream that passes the duration limit first gets the finals of the audio accepted before it, then
+OUT_OF_RANGE. Every config is checked against the documented bounds (service.bounds) before anything
+is allocated for it; Recognize also checks its audio's format and duration before decoding it
+(service.audio_in). Each call, streaming or unary, holds one of the server's stream slots.
 """
 
 from __future__ import annotations
@@ -13,30 +17,32 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-import numpy as np
 
-from asr.audio import decode_pcm16, load_audio
 from service import convert
 from service._drain import drain
-from service.convert import RequestError, StreamSettings
+from service.audio_in import check_not_container, recognize_audio, split_wav_header
+from service.bounds import RequestBounds, check_config
+from service.convert import StreamSettings
 from service.engine import Engine
+from service.errors import RequestError
 from service.limits import IdleTimeoutError, StreamLimits, StreamSlots
 from service.observe import ServiceMetrics, StreamRecord
 from service.protos import asr_pb2, asr_pb2_grpc
-from streaming import SessionError, StreamHandle
+from service.wire import CorruptRequest
+from streaming import SessionError, StreamHandle, StreamTooLongError
 
 __all__ = ["RecognizerServicer"]
 
-_FEED_SECONDS = 0.5  # Recognize feeds whole recordings in pieces of this length (backpressure applies)
-
 
 class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
-    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent streams, `limits` each;
-    `metrics` counts and logs the streams (service.observe)."""
+    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent calls, `limits` each;
+    `bounds` the request fields; `metrics` counts and logs the calls (service.observe)."""
 
     def __init__(self, engine: Engine, slots: StreamSlots | None = None,
-                 limits: StreamLimits | None = None, metrics: ServiceMetrics | None = None) -> None:
+                 limits: StreamLimits | None = None, metrics: ServiceMetrics | None = None,
+                 bounds: RequestBounds | None = None) -> None:
         self.engine, self.slots, self.limits = engine, slots or StreamSlots(None), limits or StreamLimits()
+        self.bounds = bounds or RequestBounds()
         self.metrics = metrics or ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[asr_pb2.StreamingRecognizeRequest],
@@ -72,36 +78,49 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
                         context: grpc.aio.ServicerContext) -> asr_pb2.RecognizeResponse:
         """A whole recording (LINEAR16, or a WAV/FLAC container) -> one final result per utterance."""
         with self.metrics.stream(context, unary=True) as record:
-            return await self._recognize(request, context, record)
+            try:
+                self.slots.take()
+            except RequestError as e:
+                await context.abort(e.code, str(e))
+            try:
+                return await self._recognize(request, context, record)
+            finally:
+                self.slots.give()
 
     async def _recognize(self, request: asr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext,
                          record: StreamRecord) -> asr_pb2.RecognizeResponse:
-        handle = None
+        handle, fed = None, 0.0
         try:
+            if isinstance(request, CorruptRequest):
+                raise RequestError(request.message)
+            check_config(request.config, self.bounds, streaming=False)
             name = record.model = self.engine.resolve(request.config.model)
-            audio, rate = _whole_audio(request, self.engine.models[name].cfg.features.sample_rate)
-            record.add_audio(len(audio) / rate)
+            audio = recognize_audio(request, self.bounds, self.limits.recognize_s)
             settings = convert.session_config(self.engine.models[name], request.config, interim=False,
-                                              sample_rate=rate, channels=1)
+                                              sample_rate=audio.rate, channels=1,
+                                              max_duration_s=self.limits.recognize_s)
             handle = self.engine.schedulers[name].open(settings.session)
-            step = max(1, int(_FEED_SECONDS * rate))
-            for start in range(0, len(audio), step):
-                await handle.feed(audio[start:start + step])
+            for block in audio.blocks():
+                await handle.feed(block)
+                fed += len(block) / audio.rate
+            if fed == 0:
+                raise RequestError("the request holds no audio")
             await handle.finish()
             results = [convert.to_proto_result(r, settings) async for r in handle if r.is_final]
             record.results = len(results)
         except Exception as e:  # noqa: BLE001 - every failure becomes a status for this call only
-            code, message = convert.error_status(e)
-            await context.abort(code, message)
+            await context.abort(*convert.error_status(e))
         finally:
+            record.add_audio(fed)
             if handle is not None:
                 handle.close()
-        duration_ms = int(round(len(audio) / rate * 1000))
-        return asr_pb2.RecognizeResponse(results=results, audio_duration_ms=duration_ms)
+        return asr_pb2.RecognizeResponse(results=results, audio_duration_ms=int(round(fed * 1000)))
 
     async def ListModels(self, request: asr_pb2.ListModelsRequest,
                          context: grpc.aio.ServicerContext) -> asr_pb2.ListModelsResponse:
         """The models served and their settings."""
+        if isinstance(request, CorruptRequest):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         models = [convert.model_info(name, model) for name, model in self.engine.models.items()]
         return asr_pb2.ListModelsResponse(models=models, default_model=self.engine.default)
 
@@ -111,9 +130,8 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
         if first is None or not first.HasField("streaming_config"):
             raise RequestError("first message must carry streaming_config")
         sc = first.streaming_config
+        check_config(sc.config, self.bounds, streaming=True)
         name = self.engine.resolve(sc.config.model)
-        if sc.config.encoding not in (asr_pb2.LINEAR16, asr_pb2.AUDIO_ENCODING_UNSPECIFIED):
-            raise RequestError("StreamingRecognize takes LINEAR16 audio (containers go to Recognize)")
         lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else None
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
                                           lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
@@ -143,13 +161,18 @@ class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
 
 
 async def _next(requests: AsyncIterator, limits: StreamLimits) -> object | None:
-    """The next request, None at half-close; the idle error when none comes within the idle timeout."""
+    """The next request, None at half-close; the idle error when none comes within the idle timeout,
+    RequestError for bytes that are not a request."""
     if limits.idle_timeout_s is None:
-        return await anext(requests, None)
-    try:
-        return await asyncio.wait_for(anext(requests, None), limits.idle_timeout_s)
-    except asyncio.TimeoutError:
-        raise limits.idle_error() from None
+        request = await anext(requests, None)
+    else:
+        try:
+            request = await asyncio.wait_for(anext(requests, None), limits.idle_timeout_s)
+        except asyncio.TimeoutError:
+            raise limits.idle_error() from None
+    if isinstance(request, CorruptRequest):
+        raise RequestError(request.message)
+    return request
 
 
 async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
@@ -163,33 +186,21 @@ async def _feed(handle: StreamHandle, settings: StreamSettings, requests: AsyncI
                 raise RequestError("streaming_config may only be sent in the first message")
             audio = request.audio_content
             if first and audio:
-                audio = convert.split_wav_header(audio, session.sample_rate, session.channels)
+                check_not_container(audio)
+                audio = split_wav_header(audio, session.sample_rate, session.channels)
                 first = False
             arrived = time.monotonic()
             await handle.feed(audio)
             record.fed(len(audio) / (2 * session.channels * session.sample_rate), arrived)
         await handle.finish()
+    except StreamTooLongError as e:  # the audio accepted so far is decoded and its finals sent first
+        with contextlib.suppress(SessionError):
+            await handle.finish()
+        await drain(requests)
+        return e
     except Exception as e:  # noqa: BLE001 - handed to the response side, which maps it to a status
         handle.close()
         if not isinstance(e, IdleTimeoutError):  # an idle client is not writing: nothing to drain
             await drain(requests)
         return e
     return None
-
-
-def _whole_audio(request: asr_pb2.RecognizeRequest, model_rate: int) -> tuple[np.ndarray, int]:
-    """(mono float32 samples (N,), their rate): PCM16 at the config's rate, or a container at the model's."""
-    cfg, data = request.config, request.audio_content
-    if cfg.encoding in (asr_pb2.FLAC, asr_pb2.WAV):
-        rate = convert.container_rate(data)
-        if cfg.sample_rate_hertz and cfg.sample_rate_hertz != rate:
-            raise RequestError(f"the audio is {rate} Hz but the config says sample_rate_hertz="
-                               f"{cfg.sample_rate_hertz}")
-        return load_audio(data, model_rate), model_rate
-    if cfg.encoding not in (asr_pb2.LINEAR16, asr_pb2.AUDIO_ENCODING_UNSPECIFIED):
-        raise RequestError(f"encoding {asr_pb2.AudioEncoding.Name(cfg.encoding)} is not supported")
-    rate, channels = cfg.sample_rate_hertz, cfg.audio_channel_count or 1
-    if rate <= 0:
-        raise RequestError(f"sample_rate_hertz must be given and positive for LINEAR16, got {rate}")
-    pcm = convert.split_wav_header(data, rate, channels)
-    return decode_pcm16(pcm, rate, channels, target_rate=rate), rate

@@ -3,7 +3,8 @@
 Sessions that share a decoder object can be decoded in one batched `decode_chunk` call, so decoders
 (and hotword graphs) are built once per (model, method, beam size) and cached on the model (weakly:
 they go when the model goes). Hotword graphs are cached per set of hotwords, the `_GRAPHS` most
-recently used per model (clients choose hotwords freely: an unbounded cache would grow forever). The head: the transducer (TDT or RNN-T) when the model has one, else
+recently used per model (clients choose hotwords freely: an unbounded cache would grow forever).
+The head: the transducer (TDT or RNN-T) when the model has one, else
 CTC, as in `asr.training.validation`.
 """
 

@@ -11,7 +11,10 @@ from service_helpers import pcm16, speechlike, wav_bytes
 from streaming_helpers import tiny_model
 
 from asr.audio import PCMFormatError
-from service.convert import RequestError, error_status, session_config, split_wav_header
+from service.audio_in import split_wav_header
+from service.bounds import RequestBounds, check_config
+from service.convert import error_status, session_config
+from service.errors import RequestError
 from service.protos import asr_pb2
 from streaming import SessionFailedError, StreamTooLongError
 
@@ -43,6 +46,7 @@ def test_decoding_choices_and_refusals():
     for bad, word in [(greedy_hot, "hotwords"), (asr_pb2.RecognitionConfig(), "sample_rate_hertz"),
                       (opus, "OGG_OPUS")]:
         with pytest.raises(RequestError, match=word) as e:
+            check_config(bad, RequestBounds(), streaming=True)
             session_config(MODEL, bad, interim=False)
         assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert session_config(MODEL, asr_pb2.RecognitionConfig(sample_rate_hertz=16000), interim=False,
