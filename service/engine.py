@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import grpc
+import numpy as np
 
 from asr.models.asr_model import ASRModel
 from service.errors import RequestError, echo
-from streaming import Scheduler, SchedulerConfig
+from streaming import Scheduler, SchedulerConfig, SessionConfig
 
 __all__ = ["Engine"]
 
@@ -27,6 +29,19 @@ class Engine:
         """Start every scheduler on the running event loop."""
         for scheduler in self.schedulers.values():
             await scheduler.start()
+
+    async def warm_up(self, seconds: float = 1.0) -> None:
+        """Run `seconds` of quiet noise through every model, at each look-ahead, greedy and beam, a few
+        streams batched: the first requests then find the model's kernels and buffers set up (faster,
+        and the server's resident memory at start is what it returns to after serving)."""
+        rng = np.random.default_rng(0)
+        for name, scheduler in self.schedulers.items():
+            rate = self.models[name].cfg.features.sample_rate
+            noise = (rng.standard_normal(int(seconds * rate)) * 0.01).astype(np.float32)
+            lookaheads = range(len(self.models[name].encoder.contexts))
+            configs = [SessionConfig(sample_rate=rate, lookahead=i, decoding=method)
+                       for i in lookaheads for method in ("greedy", "beam")]
+            await asyncio.gather(*(_run_once(scheduler, cfg, noise) for cfg in configs))
 
     async def stop(self) -> None:
         """Close every stream and stop the schedulers."""
@@ -50,3 +65,14 @@ class Engine:
     def active_streams(self) -> int:
         """Streams open in all schedulers."""
         return sum(s.active_streams for s in self.schedulers.values())
+
+
+async def _run_once(scheduler: Scheduler, cfg: SessionConfig, audio: np.ndarray) -> None:
+    handle = scheduler.open(cfg)
+    try:
+        await handle.feed(audio)
+        await handle.finish()
+        async for _ in handle:
+            pass
+    finally:
+        handle.close()

@@ -40,7 +40,8 @@ class ServerConfig:
     long open calls may run on after a shutdown starts; scheduler: batching settings; metrics_port: serve
     GET /metrics there over HTTP on `host` (None: not served; 0: a free port); tls_cert / tls_key: PEM
     files of the server's certificate chain and private key (both or neither; neither: plaintext);
-    bounds: the accepted range of each request field (service.bounds)."""
+    bounds: the accepted range of each request field (service.bounds); warm_up: run a second of
+    noise through each model before serving (Engine.warm_up)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -55,6 +56,7 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     bounds: RequestBounds = field(default_factory=RequestBounds)
+    warm_up: bool = True
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
@@ -107,6 +109,8 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     credentials = _tls_credentials(cfg)
     engine = Engine(models, cfg.scheduler)
     await engine.start()
+    if cfg.warm_up:
+        await engine.warm_up()
     metrics = ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
     refused = lambda: metrics.errors.inc(code="UNAUTHENTICATED")  # noqa: E731 - a one-line hook
     size = cfg.max_message_bytes

@@ -85,7 +85,8 @@ def streaming_config(**kw) -> asr_pb2.StreamingRecognizeRequest:
     ep = kw.pop("endpointing", ENDPOINTING_OFF)
     interim = kw.pop("interim_results", True)
     lookahead_ms = kw.pop("lookahead_ms", None)
-    cfg = asr_pb2.RecognitionConfig(encoding=asr_pb2.LINEAR16, sample_rate_hertz=kw.pop("rate", RATE),
+    cfg = asr_pb2.RecognitionConfig(encoding=kw.pop("encoding", asr_pb2.LINEAR16),
+                                    sample_rate_hertz=kw.pop("rate", RATE),
                                     enable_word_time_offsets=True, enable_word_confidence=True,
                                     endpointing=ep, **kw)
     return asr_pb2.StreamingRecognizeRequest(streaming_config=asr_pb2.StreamingRecognitionConfig(
@@ -148,7 +149,9 @@ async def stream_in_two_halves(stub, requests, between=None):
 
 @contextlib.asynccontextmanager
 async def live_server(models: dict, **cfg):
-    """A real grpc.aio server on 127.0.0.1 (ephemeral port) and a stub connected to it."""
+    """A real grpc.aio server on 127.0.0.1 (ephemeral port) and a stub connected to it (no warm-up unless
+    asked: it costs each test server half a second)."""
+    cfg.setdefault("warm_up", False)
     server = await serve(models, ServerConfig(host="127.0.0.1", port=0, **cfg))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:

@@ -197,6 +197,8 @@ def test_stream_duration_limit_and_client_deadline_free_their_sessions(model):
 
     too_long, fits, late = asyncio.run(main())
     assert too_long[0] == grpc.StatusCode.OUT_OF_RANGE and "limit of 1 s" in too_long[1]
+    accepted = speechlike(1.6, seed=2)[:16000]  # the messages (0.1 s each) that fit in the limit
+    assert _final_text(too_long[2]) == offline_text(model, wav_bytes(accepted))  # nothing accepted is lost
     assert fits[0] == grpc.StatusCode.OK and _final_text(fits[2]) == expected
     assert late == grpc.StatusCode.DEADLINE_EXCEEDED
 
