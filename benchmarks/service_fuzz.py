@@ -5,6 +5,10 @@ The server is a real `transduce serve --model demo` subprocess; this process run
 and huge messages, config in the wrong place, early half-close, cancellation, deadlines), C at a time,
 over loopback, while one healthy client streams the bundled sample at real-time pace beside them.
 
+Then (--slow-readers N, default 20) N clients stream at 1.9x real time with interim results on and
+never read a response for --slow-seconds (30), then cancel: the server's memory while they run and 5 s
+after they cancelled.
+
 Printed: outcomes by kind and status, the slowest refusal, the longest status message; the server's
 resident memory (VmRSS from /proc) at start (after its warm-up), its peak during the fuzz (sampled
 every 20 ms) and 5 s after the last call, open file descriptors before and after; the healthy
@@ -120,6 +124,43 @@ async def _fuzz(args: argparse.Namespace, address: str, pid: int,
     return outcomes, peak[0], text
 
 
+async def _slow_readers(address: str, pid: int, pcm: bytes, streams: int, seconds: float) -> float:
+    """`streams` clients send 200 ms of audio every 105 ms, interim results on, and never read; after
+    `seconds` they cancel. The peak server RSS while they ran."""
+    channel = grpc.aio.insecure_channel(address)
+    call_of = channel.stream_stream("/transduce.asr.v1.Recognizer/StreamingRecognize",
+                                    request_serializer=asr_pb2.StreamingRecognizeRequest.SerializeToString,
+                                    response_deserializer=asr_pb2.StreamingRecognizeResponse.FromString)
+    cfg = asr_pb2.RecognitionConfig(encoding=asr_pb2.LINEAR16, sample_rate_hertz=16000,
+                                    enable_word_time_offsets=True, enable_word_confidence=True)
+    first = asr_pb2.StreamingRecognizeRequest(
+        streaming_config=asr_pb2.StreamingRecognitionConfig(config=cfg, interim_results=True))
+    end = time.monotonic() + seconds
+    looped = pcm * 20
+
+    async def client() -> None:
+        call = call_of()
+        await call.write(first)
+        pos = 0
+        while time.monotonic() < end:
+            try:
+                await asyncio.wait_for(call.write(asr_pb2.StreamingRecognizeRequest(
+                    audio_content=looped[pos:pos + 6400])), end - time.monotonic() + 0.1)
+            except (asyncio.TimeoutError, grpc.aio.AioRpcError):
+                break
+            pos = (pos + 6400) % (len(looped) - 6400)
+            await asyncio.sleep(0.105)
+        call.cancel()
+
+    peak = _rss_mb(pid)
+    tasks = [asyncio.ensure_future(client()) for _ in range(streams)]
+    while not all(t.done() for t in tasks):
+        peak = max(peak, _rss_mb(pid))
+        await asyncio.sleep(0.05)
+    await channel.close()
+    return peak
+
+
 def _report(outcomes: list[Outcome]) -> list[str]:
     """Print the outcome table; the problems found."""
     table = collections.Counter((o.kind, o.code.name) for o in outcomes)
@@ -144,6 +185,17 @@ def _report(outcomes: list[Outcome]) -> list[str]:
     return problems
 
 
+def _slow_report(args: argparse.Namespace, base: float, idle: float, peak: float, end: float) -> list[str]:
+    """Print the slow readers' memory; the problem when it did not come back."""
+    per_stream = (peak - idle) / args.slow_readers
+    print(f"{args.slow_readers} non-reading streams at 1.9x real time for {args.slow_seconds:g} s: server "
+          f"RSS peak {peak:.0f} MB ({per_stream:.1f} MB per stream over the idle server), 5 s after they "
+          f"cancelled {end:.0f} MB ({end / base:.2f}x start)")
+    if end <= 1.1 * base:
+        return []
+    return [f"after the slow readers RSS {end:.0f} MB, not within 10% of {base:.0f} MB"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-stream-s", type=float, default=60.0)
     parser.add_argument("--max-rss-mb", type=float, default=1536.0)
+    parser.add_argument("--slow-readers", type=int, default=20)
+    parser.add_argument("--slow-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     samples, rate = sf.read(str(sample_path()), dtype="int16")
@@ -169,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(5.0)
         alive = proc.poll() is None
         end_rss, end_fds = (_rss_mb(proc.pid), _fds(proc.pid)) if alive else (float("nan"), -1)
+        slow_peak = slow_end = float("nan")
+        if alive and args.slow_readers:
+            slow = _slow_readers(address, proc.pid, pcm, args.slow_readers, args.slow_seconds)
+            slow_peak = asyncio.run(slow)
+            time.sleep(5.0)
+            slow_end = _rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -178,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server RSS: start {base_rss:.0f} MB, peak {peak:.0f} MB, 5 s after {end_rss:.0f} MB "
           f"({end_rss / base_rss:.2f}x start); open fds {base_fds} -> {end_fds}")
     print(f"healthy stream: {'== offline' if healthy == offline else 'DIFFERS'} ({healthy!r})")
+    if args.slow_readers:
+        problems += _slow_report(args, base_rss, end_rss, slow_peak, slow_end)
     problems += [] if alive else ["the server died"]
     problems += [] if healthy == offline else [f"healthy stream {healthy!r} != offline {offline!r}"]
     problems += [] if peak <= args.max_rss_mb else [f"peak RSS {peak:.0f} MB > {args.max_rss_mb:.0f} MB"]

@@ -19,13 +19,15 @@ Backpressure and memory, bounded everywhere:
 A stream appears in the ready queue at most once and in one step at most once, so its chunks go
 through the model in order. `close()` drops the session's state at once; a stream whose step fails
 gets the error on its results queue and is closed, and the other streams of the batch go on. When
-streams end, freed heap memory is given back to the operating system (`streaming._heap`).
+streams end, freed heap memory is given back to the operating system (`streaming._heap`): a second
+after, and once more, after a garbage collection, when the scheduler has been idle for a few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,7 @@ from streaming.session import Session
 __all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
 
 _END = object()  # results-queue marker: the stream has ended
+_SETTLE_S = 5.0  # after a trim, one more when the scheduler is idle this much later (Scheduler._settle)
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ class Scheduler:
         self._executor: ThreadPoolExecutor | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self.heap = HeapTrimmer()
-        self._trim_pending = False
+        self._trim_pending = self._settle_pending = False
 
     @property
     def active_streams(self) -> int:
@@ -303,6 +306,17 @@ class Scheduler:
     def _trim(self) -> None:
         self._trim_pending = False
         if self._executor is not None:
+            self._executor.submit(self.heap.trim)
+            if not self._settle_pending:
+                self._settle_pending = True
+                self._event_loop.call_later(_SETTLE_S, self._settle)
+
+    def _settle(self) -> None:
+        """Some seconds after streams ended: if the scheduler is idle, collect garbage and trim again
+        (gRPC and Python free some of a call's memory after its handler has returned)."""
+        self._settle_pending = False
+        if self._executor is not None and not self._streams:
+            gc.collect()
             self._executor.submit(self.heap.trim)
 
     def _schedule(self, handle: StreamHandle) -> None:
