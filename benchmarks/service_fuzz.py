@@ -28,6 +28,7 @@ import collections
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -61,11 +62,14 @@ def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _start_server(model: str, max_stream_s: float) -> tuple[subprocess.Popen, str]:
+def _start_server(model: str, max_stream_s: float,
+                  as_limit_gb: float | None = None) -> tuple[subprocess.Popen, str]:
     exe = Path(sys.executable).parent / "transduce"
     cmd = [str(exe), "serve", "--model", model, "--port", "0", "--max-stream-s", str(max_stream_s),
            "--log-format", "json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    limit = None if as_limit_gb is None else int(as_limit_gb * 2**30)
+    cap = None if limit is None else (lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=cap)
     line = proc.stdout.readline()
     match = re.search(r" on (\S+):(\d+)$", line.strip())
     if not match:
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-stream-s", type=float, default=60.0)
     parser.add_argument("--max-rss-mb", type=float, default=1536.0)
+    parser.add_argument("--as-limit-gb", type=float, default=None,
+                        help="cap the server's address space (so a runaway server fails, not the machine)")
     parser.add_argument("--slow-readers", type=int, default=20)
     parser.add_argument("--slow-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     assert rate == 16000
     pcm = samples.astype("<i2").tobytes()
     offline = Recognizer.load(args.model).transcribe([samples.astype(np.float32) / 32768])[0].text
-    proc, address = _start_server(args.model, args.max_stream_s)
+    proc, address = _start_server(args.model, args.max_stream_s, args.as_limit_gb)
     try:
         time.sleep(2.0)
         base_rss, base_fds = _rss_mb(proc.pid), _fds(proc.pid)

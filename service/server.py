@@ -28,6 +28,7 @@ from service.observe import ServiceMetrics
 from service.servicer import RecognizerServicer
 from service.wire import SERVICE_NAME, add_recognizer
 from streaming import SchedulerConfig
+from streaming.heap import limit_arenas
 
 __all__ = ["ServerConfig", "Server", "serve", "run_until_signal"]
 
@@ -107,6 +108,7 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     """Start serving `models` (name -> model; the first is the default) on the running event loop."""
     cfg = cfg or ServerConfig()
     credentials = _tls_credentials(cfg)
+    limit_arenas()  # before gRPC's threads start (streaming.heap: memory comes back after streams)
     engine = Engine(models, cfg.scheduler)
     await engine.start()
     if cfg.warm_up:

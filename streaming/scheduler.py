@@ -19,7 +19,7 @@ Backpressure and memory, bounded everywhere:
 A stream appears in the ready queue at most once and in one step at most once, so its chunks go
 through the model in order. `close()` drops the session's state at once; a stream whose step fails
 gets the error on its results queue and is closed, and the other streams of the batch go on. When
-streams end, freed heap memory is given back to the operating system (`streaming._heap`): a second
+streams end, freed heap memory is given back to the operating system (`streaming.heap`): a second
 after, and once more, after a garbage collection, when the scheduler has been idle for a few seconds.
 """
 
@@ -36,17 +36,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from asr.models.asr_model import ASRModel
-from streaming._heap import HeapTrimmer
 from streaming.batch import run_step
 from streaming.config import SessionConfig
 from streaming.errors import SessionClosedError, SessionConfigError, SessionFailedError
+from streaming.heap import HeapTrimmer
 from streaming.results import StreamResult
 from streaming.session import Session
 
 __all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
 
 _END = object()  # results-queue marker: the stream has ended
-_SETTLE_S = 5.0  # after a trim, one more when the scheduler is idle this much later (Scheduler._settle)
+_SETTLE_S = 3.0  # after a trim, one more when the scheduler is idle this much later (Scheduler._settle)
 
 
 @dataclass(frozen=True)
