@@ -15,11 +15,12 @@ $(VENV)/.torch: | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
 	touch $@
 
-$(VENV)/.runtime: pyproject.toml $(VENV)/.torch
+# The install stamps depend on the .proto too: its gRPC stubs are generated at install time.
+$(VENV)/.runtime: pyproject.toml proto/transduce/asr/v1/asr.proto $(VENV)/.torch
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml $(VENV)/.torch
+$(VENV)/.dev: pyproject.toml proto/transduce/asr/v1/asr.proto $(VENV)/.torch
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 

@@ -1,5 +1,6 @@
 """streaming layer of transduce (see DESIGN.md): per-stream sessions, the batching scheduler and the
-Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `asr.Recognizer`).
+Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `asr.Recognizer`);
+heap returns freed memory to the system after streams end (a long-running server's RSS stays flat).
 
     session = Session(model, SessionConfig(sample_rate=8000, decoding="beam"))
     session.accept(samples); decode_sessions(model, [session]); session.pop_results()

@@ -9,8 +9,9 @@ call may end with (INTERNAL, UNKNOWN or UNAVAILABLE mean the server failed).
 One exception, on the client's side: when gRPC core itself refuses a streaming message over the server's
 size limit while the asyncio client is still writing, the client's failed write replaces the server's
 RESOURCE_EXHAUSTED with INTERNAL "Internal error from Core" (grpc/grpc#36066; the server's handler never
-sees that message, so it cannot read the rest first as it does for its own refusals). Such an outcome is
-marked `client_race` and counted apart.
+sees that message, so it cannot read the rest first as it does for its own refusals). The same happens
+when the client's deadline passes while one of its writes is in flight. Such an outcome is marked
+`client_race` and counted apart.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ async def run_case(channel: grpc.aio.Channel, kind: str, what: object, timeout_s
     except grpc.aio.AioRpcError as e:
         race = (kind == "stream" and e.code() == grpc.StatusCode.INTERNAL
                 and e.details() == "Internal error from Core"
-                and max(r.ByteSize() for r in what[0]) > MAX_MESSAGE_BYTES)
+                and (max(r.ByteSize() for r in what[0]) > MAX_MESSAGE_BYTES or what[1] == "deadline"))
         return Outcome(kind, e.code(), e.details() or "", time.monotonic() - start, responses, race)
     return Outcome(kind, grpc.StatusCode.OK, "", time.monotonic() - start, responses)
 

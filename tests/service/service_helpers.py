@@ -127,6 +127,21 @@ async def stream_call(stub, requests, pause_s: float = 0.0, sent: list | None = 
             await writer
 
 
+async def status_at_deadline(stub, requests, timeout: float) -> grpc.StatusCode | None:
+    """Write all `requests` at once, keep the stream open (no half-close) and read until the call ends
+    at its deadline; its status (None: OK). No write is in flight at the deadline: a write that meets
+    it can end the call as a client-side INTERNAL instead (a gRPC core race, see fuzz_cases)."""
+    call = stub.StreamingRecognize(timeout=timeout)
+    for request in requests:
+        await call.write(request)
+    try:
+        async for _ in call:
+            pass
+    except grpc.aio.AioRpcError as e:
+        return e.code()
+    return None
+
+
 async def stream_in_two_halves(stub, requests, between=None):
     """Send the config and the first half of the audio, wait for the first response (it must come while
     the rest of the audio is unsent), await `between()` if given, send the rest and half-close.
