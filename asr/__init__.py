@@ -1,11 +1,8 @@
 """transduce's model core: audio, features, tokenizers, neural blocks, encoders, heads, losses,
-decoding, training, checkpoints and the Python API. Knows nothing of gRPC.
+decoding, training and checkpoints. Knows nothing of streaming sessions or gRPC.
 
 `asr.load_model(path)` / `asr.save_model(model, path)` (asr.checkpoint) are imported on first use,
-so `import asr` stays cheap (no torch) for tools that need only part of the package.
-`asr.Recognizer` (the Python API) is a name-only alias of `streaming.Recognizer`, resolved on first
-use: the class opens streaming sessions, so it lives in the layer above (see streaming/recognizer.py);
-no asr module uses it and `import asr` does not import streaming.
+so `import transduce.asr` stays cheap (no torch) for tools that need only part of the package.
 """
 
 from __future__ import annotations
@@ -13,9 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Recognizer", "load_model", "save_model"]
+__all__ = ["load_model", "save_model"]
 
-_LAZY = {"load_model": "asr.checkpoint", "save_model": "asr.checkpoint", "Recognizer": "streaming.recognizer"}
+_LAZY = {"load_model": "transduce.asr.checkpoint", "save_model": "transduce.asr.checkpoint"}
 
 
 def __getattr__(name: str) -> Any:
@@ -23,7 +20,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'asr' has no attribute {name!r}")
+    raise AttributeError(f"module 'transduce.asr' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -27,11 +27,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
-
-from asr._checkpoint_diff import describe_mismatch
-from asr.config import ConfigError, from_dict, to_dict
-from asr.models import model_entry, model_name, registered_models
-from asr.tokenizers import Tokenizer, TokenizerError, load_tokenizer
+from transduce.asr._checkpoint_diff import describe_mismatch
+from transduce.asr.config import ConfigError, from_dict, to_dict
+from transduce.asr.models import model_entry, model_name, registered_models
+from transduce.asr.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 
 __all__ = [
     "FORMAT",

@@ -24,14 +24,13 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-
-from asr.data.dataset import load_segment
-from asr.data.manifest import ManifestEntry
-from asr.encoders.state import StreamingError
-from asr.features import compute_fbank
-from asr.metrics import ErrorReport, error_report
-from asr.models.asr_model import ASRModel
-from asr.stream_decode import make_decoder, offline_hypotheses, stream_hypotheses
+from transduce.asr.data.dataset import load_segment
+from transduce.asr.data.manifest import ManifestEntry
+from transduce.asr.encoders.state import StreamingError
+from transduce.asr.features import compute_fbank
+from transduce.asr.metrics import ErrorReport, error_report
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.stream_decode import make_decoder, offline_hypotheses, stream_hypotheses
 
 __all__ = ["EvalConfig", "ModeResult", "LookaheadResult", "EvaluationResult", "evaluate", "format_table",
            "machine_info"]

@@ -22,7 +22,7 @@ from typing import Literal, NamedTuple, TypeVar
 import torch
 from torch import Tensor, nn
 
-import kernels
+from transduce import kernels
 
 __all__ = [
     "CTCLossConfig",

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from asr.checkpoint import WEIGHTS_FILE, load_model
+from transduce.asr.checkpoint import WEIGHTS_FILE, load_model
 
 __all__ = ["CARD_FILE", "TODO", "write_model_card", "render_model_card"]
 

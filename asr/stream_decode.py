@@ -16,8 +16,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-
-from asr.decoding import (
+from transduce.asr.decoding import (
     CTCBeamConfig,
     CTCGreedyDecoder,
     CTCPrefixBeamSearch,
@@ -30,8 +29,8 @@ from asr.decoding import (
     TDTBeamSearch,
     TDTGreedyDecoder,
 )
-from asr.features import OnlineFbank
-from asr.models.asr_model import ASRModel
+from transduce.asr.features import OnlineFbank
+from transduce.asr.models.asr_model import ASRModel
 
 __all__ = ["greedy_decoder", "make_decoder", "StreamDecoder", "stream_hypotheses", "stream_decode",
            "offline_hypotheses", "Streamed", "stream_waveform"]

@@ -15,8 +15,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _stream_driver import driver_main  # noqa: E402
-
-from asr.encoders import ConformerConfig, ConformerEncoder, EncoderState  # noqa: E402
+from transduce.asr.encoders import ConformerConfig, ConformerEncoder, EncoderState  # noqa: E402
 
 
 class OursAdapter:

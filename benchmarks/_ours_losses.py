@@ -14,8 +14,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _common import loss_worker_main  # noqa: E402
-
-from kernels import (  # noqa: E402
+from transduce.kernels import (  # noqa: E402
     do_rnnt_pruning,
     get_prune_ranges,
     rnnt_loss,

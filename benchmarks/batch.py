@@ -26,8 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _common import print_table  # noqa: E402
-
-from streaming import Recognizer  # noqa: E402
+from transduce.streaming import Recognizer  # noqa: E402
 
 __all__ = ["main"]
 

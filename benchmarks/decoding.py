@@ -33,11 +33,11 @@ from _common import apply_threads, fmt, fmt_ratio, median_ms, print_table, time_
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from asr.decoding import CTCGreedyDecoder, Decoder, Hypothesis, RNNTGreedyDecoder, TDTGreedyDecoder  # noqa: E402
-from asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch  # noqa: E402
-from asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch  # noqa: E402
-from asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch  # noqa: E402
-from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig  # noqa: E402
+from transduce.asr.decoding import CTCGreedyDecoder, Decoder, Hypothesis, RNNTGreedyDecoder, TDTGreedyDecoder  # noqa: E402
+from transduce.asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch  # noqa: E402
+from transduce.asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch  # noqa: E402
+from transduce.asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch  # noqa: E402
+from transduce.asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig  # noqa: E402
 
 __all__ = ["Case", "Setup", "CASE_BUILDERS", "main"]
 

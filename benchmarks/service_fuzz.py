@@ -43,10 +43,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "service"))
 
 from fuzz_cases import Outcome, make_case, run_case  # noqa: E402
-
-from asr.audio import sample_path  # noqa: E402
-from service.protos import asr_pb2  # noqa: E402
-from streaming import Recognizer  # noqa: E402
+from transduce.asr.audio import sample_path  # noqa: E402
+from transduce.service.protos import asr_pb2  # noqa: E402
+from transduce.streaming import Recognizer  # noqa: E402
 
 MESSAGE_LIMIT = 1000
 

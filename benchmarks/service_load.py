@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from asr.audio import load_audio  # noqa: E402
-from service.client import open_channel  # noqa: E402
-from service.protos import asr_pb2, asr_pb2_grpc  # noqa: E402
+from transduce.asr.audio import load_audio  # noqa: E402
+from transduce.service.client import open_channel  # noqa: E402
+from transduce.service.protos import RecognizerStub, asr_pb2  # noqa: E402
 
 __all__ = ["StreamStats", "LevelResult", "main"]
 
@@ -127,7 +127,7 @@ async def _one_stream(target: str, pcm: bytes, chunk_ms: int, delay_s: float,
                       lookahead_ms: int | None) -> StreamStats:
     stats, sent = StreamStats(), []
     async with open_channel(target) as channel:
-        call = asr_pb2_grpc.RecognizerStub(channel).StreamingRecognize()
+        call = RecognizerStub(channel).StreamingRecognize()
         writer = asyncio.create_task(_send(call, pcm, chunk_ms, delay_s, sent, _config(lookahead_ms)))
         try:
             async for response in call:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from kernels._dispatch import use_backend
+from transduce.kernels._dispatch import use_backend
 
 __all__ = [
     "use_backend",
@@ -28,16 +28,16 @@ __all__ = [
 ]
 
 _HOME = {
-    "ctc_loss": "kernels.ctc",
-    "rnnt_loss": "kernels.rnnt",
-    "tdt_loss": "kernels.tdt",
-    "mutual_information_recursion": "kernels.pruned",
-    "rnnt_loss_simple": "kernels.pruned",
-    "rnnt_loss_smoothed": "kernels.pruned",
-    "get_prune_ranges": "kernels.pruned",
-    "do_rnnt_pruning": "kernels.pruned",
-    "rnnt_loss_pruned": "kernels.pruned",
-    "log_softmax_topk": "kernels.beam",
+    "ctc_loss": "transduce.kernels.ctc",
+    "rnnt_loss": "transduce.kernels.rnnt",
+    "tdt_loss": "transduce.kernels.tdt",
+    "mutual_information_recursion": "transduce.kernels.pruned",
+    "rnnt_loss_simple": "transduce.kernels.pruned",
+    "rnnt_loss_smoothed": "transduce.kernels.pruned",
+    "get_prune_ranges": "transduce.kernels.pruned",
+    "do_rnnt_pruning": "transduce.kernels.pruned",
+    "rnnt_loss_pruned": "transduce.kernels.pruned",
+    "log_softmax_topk": "transduce.kernels.beam",
 }
 
 

@@ -13,8 +13,7 @@ Ties are broken towards the lower index by the Triton path; torch.topk leaves th
 from __future__ import annotations
 
 import torch
-
-from kernels._dispatch import resolve_backend
+from transduce.kernels._dispatch import resolve_backend
 
 __all__ = ["MAX_K", "log_softmax_topk"]
 
@@ -46,8 +45,8 @@ def log_softmax_topk(logits: torch.Tensor, k: int, *, backend: str | None = None
     if name == "reference":
         return _torch_path(logits, k, torch.float64)
     if name == "triton" and k <= MAX_K:
-        from kernels._triton.beam_topk import MAX_V
-        from kernels._triton.beam_topk import log_softmax_topk as triton_topk
+        from transduce.kernels._triton.beam_topk import MAX_V
+        from transduce.kernels._triton.beam_topk import log_softmax_topk as triton_topk
 
         if logits.shape[-1] <= MAX_V:
             lead = logits.shape[:-1]

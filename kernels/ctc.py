@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from kernels._dispatch import resolve_backend
-from kernels.rnnt import check_labels, check_lattice_inputs, check_reduction, reduce_losses
+from transduce.kernels._dispatch import resolve_backend
+from transduce.kernels.rnnt import check_labels, check_lattice_inputs, check_reduction, reduce_losses
 
 __all__ = ["ctc_loss"]
 
@@ -78,7 +77,7 @@ def ctc_loss(
     check_labels(targets, target_lengths, blank, logits.shape[-1])
     check_reduction(reduction)
     if resolve_backend(logits.device, backend) == "reference":
-        from kernels import reference
+        from transduce.kernels import reference
 
         return reference.ctc_loss(logits, targets, logit_lengths, target_lengths, blank, reduction,
                                   delay_penalty)

@@ -18,8 +18,7 @@ import importlib
 from types import ModuleType
 
 import torch
-
-from kernels._dispatch import resolve_backend
+from transduce.kernels._dispatch import resolve_backend
 
 __all__ = ["rnnt_loss"]
 
@@ -96,8 +95,8 @@ def reduce_losses(losses: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def backend_module(name: str) -> ModuleType:
-    """kernels._cpu or kernels._triton (imported lazily: numba/triton load on first use)."""
-    return importlib.import_module("kernels._cpu" if name == "cpu" else "kernels._triton")
+    """transduce.kernels._cpu or kernels._triton (imported lazily: numba/triton load on first use)."""
+    return importlib.import_module("transduce.kernels._cpu" if name == "cpu" else "transduce.kernels._triton")
 
 
 class LatticeLossFunction(torch.autograd.Function):
@@ -162,7 +161,7 @@ def rnnt_loss(
         _fail(f"rnnt_type must be one of {RNNT_TYPES}, got {rnnt_type!r}")
     name = resolve_backend(logits.device, backend)
     if name == "reference":
-        from kernels import reference
+        from transduce.kernels import reference
 
         return reference.rnnt_loss(logits, targets, logit_lengths, target_lengths, blank, reduction,
                                    rnnt_type, fastemit_lambda, delay_penalty, clamp)

@@ -15,9 +15,8 @@ Jointly Predicting Tokens and Durations" (2023). omega (mixing in RNN-T) belongs
 from __future__ import annotations
 
 import torch
-
-from kernels._dispatch import resolve_backend
-from kernels.rnnt import (
+from transduce.kernels._dispatch import resolve_backend
+from transduce.kernels.rnnt import (
     LatticeLossFunction,
     backend_module,
     check_labels,
@@ -70,7 +69,7 @@ def tdt_loss(
     check_reduction(reduction)
     name = resolve_backend(logits.device, backend)
     if name == "reference":
-        from kernels import reference
+        from transduce.kernels import reference
 
         return reference.tdt_loss(logits, targets, logit_lengths, target_lengths, blank, durations,
                                   sigma, reduction)

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import soundfile as sf
-
-from asr.audio import AudioDecodeError, decode_pcm16
-from service.bounds import RequestBounds
-from service.errors import RequestError
-from service.protos import asr_pb2
+from transduce.asr.audio import AudioDecodeError, decode_pcm16
+from transduce.service.bounds import RequestBounds
+from transduce.service.errors import RequestError
+from transduce.service.protos import asr_pb2
 
 __all__ = ["BLOCK_S", "RequestAudio", "check_not_container", "recognize_audio", "split_wav_header"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from service.errors import RequestError, echo
-from service.protos import asr_pb2
+from transduce.service.errors import RequestError, echo
+from transduce.service.protos import asr_pb2
 
 __all__ = ["RequestBounds", "check_config"]
 

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from asr.cli import Command, CommandError
-from service.logs import LOG_FORMATS
+from transduce.asr.cli import Command, CommandError
+from transduce.service.logs import LOG_FORMATS
 
 __all__ = ["COMMAND", "STREAM_COMMAND"]
 
@@ -59,11 +59,10 @@ def _model_name(spec: str) -> str:
 
 def _run_serve(args: argparse.Namespace) -> int:
     import torch
-
-    from asr.checkpoint import CheckpointError, load_model
-    from service.logs import configure_logging
-    from service.server import Server, ServerConfig, run_until_signal
-    from streaming import SchedulerConfig
+    from transduce.asr.checkpoint import CheckpointError, load_model
+    from transduce.service.logs import configure_logging
+    from transduce.service.server import Server, ServerConfig, run_until_signal
+    from transduce.streaming import SchedulerConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -122,9 +121,8 @@ def _format(result) -> str:  # noqa: ANN001 - a StreamingRecognitionResult
 
 def _run_stream(args: argparse.Namespace) -> int:
     import grpc
-
-    from service.client import StreamOptions, stream_file
-    from service.protos import asr_pb2
+    from transduce.service.client import StreamOptions, stream_file
+    from transduce.service.protos import asr_pb2
 
     if not Path(args.file).is_file():
         raise CommandError(f"{args.file}: no such audio file")

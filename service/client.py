@@ -17,8 +17,7 @@ from pathlib import Path
 
 import grpc
 import soundfile as sf
-
-from service.protos import asr_pb2, asr_pb2_grpc
+from transduce.service.protos import RecognizerStub, asr_pb2
 
 Response = asr_pb2.StreamingRecognizeResponse
 
@@ -76,7 +75,7 @@ async def stream_pcm16(target: str, pcm: bytes, rate: int, channels: int = 1,
     opts = opts or StreamOptions()
     metadata = (("authorization", f"Bearer {opts.token}"),) if opts.token else None
     async with open_channel(target, opts.tls_ca) as channel:
-        call = asr_pb2_grpc.RecognizerStub(channel).StreamingRecognize(metadata=metadata)
+        call = RecognizerStub(channel).StreamingRecognize(metadata=metadata)
         pause_s = opts.chunk_ms / 1000 if opts.realtime else 0.0
         requests = _requests(pcm, rate, channels, opts)
         writer = asyncio.get_running_loop().create_task(_write(call, requests, pause_s))

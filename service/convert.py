@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-
-from asr.audio import AudioError
-from asr.models.asr_model import ASRModel
-from service.errors import RequestError, short
-from service.protos import asr_pb2
-from streaming import (
+from transduce.asr.audio import AudioError
+from transduce.asr.models.asr_model import ASRModel
+from transduce.service.errors import RequestError, short
+from transduce.service.protos import asr_pb2
+from transduce.streaming import (
     END_OF_STREAM,
     EndpointConfig,
     SessionConfig,

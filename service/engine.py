@@ -7,10 +7,9 @@ from collections.abc import Mapping
 
 import grpc
 import numpy as np
-
-from asr.models.asr_model import ASRModel
-from service.errors import RequestError, echo
-from streaming import Scheduler, SchedulerConfig, SessionConfig
+from transduce.asr.models.asr_model import ASRModel
+from transduce.service.errors import RequestError, echo
+from transduce.streaming import Scheduler, SchedulerConfig, SessionConfig
 
 __all__ = ["Engine"]
 

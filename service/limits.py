@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
-
-from service._drain import drain
-from service.errors import RequestError
+from transduce.service._drain import drain
+from transduce.service.errors import RequestError
 
 __all__ = ["RECOGNIZE_S", "IdleTimeoutError", "StreamLimits", "StreamSlots", "TokenAuth"]
 

@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
-
-from service.logs import LOG
-from service.metrics import Registry
+from transduce.service.logs import LOG
+from transduce.service.metrics import Registry
 
 __all__ = ["LATENCY_BUCKETS", "ServiceMetrics", "StreamRecord"]
 

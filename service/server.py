@@ -18,17 +18,16 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
-from asr.models.asr_model import ASRModel
-from service.bounds import RequestBounds
-from service.engine import Engine
-from service.limits import StreamLimits, StreamSlots, TokenAuth
-from service.metrics import start_metrics_http
-from service.observe import ServiceMetrics
-from service.servicer import RecognizerServicer
-from service.wire import SERVICE_NAME, add_recognizer
-from streaming import SchedulerConfig
-from streaming.heap import limit_arenas
+from transduce.asr.models.asr_model import ASRModel
+from transduce.service.bounds import RequestBounds
+from transduce.service.engine import Engine
+from transduce.service.limits import StreamLimits, StreamSlots, TokenAuth
+from transduce.service.metrics import start_metrics_http
+from transduce.service.observe import ServiceMetrics
+from transduce.service.servicer import RecognizerServicer
+from transduce.service.wire import SERVICE_NAME, add_recognizer
+from transduce.streaming import SchedulerConfig
+from transduce.streaming.heap import limit_arenas
 
 __all__ = ["ServerConfig", "Server", "serve", "run_until_signal"]
 

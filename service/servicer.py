@@ -17,24 +17,23 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-
-from service import convert
-from service._drain import drain
-from service.audio_in import check_not_container, recognize_audio, split_wav_header
-from service.bounds import RequestBounds, check_config
-from service.convert import StreamSettings
-from service.engine import Engine
-from service.errors import RequestError
-from service.limits import IdleTimeoutError, StreamLimits, StreamSlots
-from service.observe import ServiceMetrics, StreamRecord
-from service.protos import asr_pb2, asr_pb2_grpc
-from service.wire import CorruptRequest
-from streaming import SessionError, StreamHandle, StreamTooLongError
+from transduce.service import convert
+from transduce.service._drain import drain
+from transduce.service.audio_in import check_not_container, recognize_audio, split_wav_header
+from transduce.service.bounds import RequestBounds, check_config
+from transduce.service.convert import StreamSettings
+from transduce.service.engine import Engine
+from transduce.service.errors import RequestError
+from transduce.service.limits import IdleTimeoutError, StreamLimits, StreamSlots
+from transduce.service.observe import ServiceMetrics, StreamRecord
+from transduce.service.protos import asr_pb2
+from transduce.service.wire import CorruptRequest
+from transduce.streaming import SessionError, StreamHandle, StreamTooLongError
 
 __all__ = ["RecognizerServicer"]
 
 
-class RecognizerServicer(asr_pb2_grpc.RecognizerServicer):
+class RecognizerServicer:
     """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent calls, `limits` each;
     `bounds` the request fields; `metrics` counts and logs the calls (service.observe)."""
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf.message import DecodeError, Message
-
-from service.protos import asr_pb2
+from transduce.service.protos import asr_pb2
 
 __all__ = ["SERVICE_NAME", "CorruptRequest", "add_recognizer"]
 

@@ -1,5 +1,5 @@
 """streaming layer of transduce (see DESIGN.md): per-stream sessions, the batching scheduler and the
-Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `asr.Recognizer`);
+Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `transduce.Recognizer`);
 heap returns freed memory to the system after streams end (a long-running server's RSS stays flat).
 
     session = Session(model, SessionConfig(sample_rate=8000, decoding="beam"))
@@ -13,22 +13,22 @@ or, for many streams under asyncio (grpc.aio):
         async for result in stream: ...
 """
 
-from streaming.batch import decode_sessions, run_step
-from streaming.config import EndpointConfig, SessionConfig
-from streaming.endpoint import END_OF_STREAM, RULE_AFTER_SPEECH, RULE_MAX_UTTERANCE, RULE_NO_SPEECH
-from streaming.errors import (
+from transduce.streaming.batch import decode_sessions, run_step
+from transduce.streaming.config import EndpointConfig, SessionConfig
+from transduce.streaming.endpoint import END_OF_STREAM, RULE_AFTER_SPEECH, RULE_MAX_UTTERANCE, RULE_NO_SPEECH
+from transduce.streaming.errors import (
     SessionClosedError,
     SessionConfigError,
     SessionError,
     SessionFailedError,
     StreamTooLongError,
 )
-from streaming.recognizer import Recognizer, RecognizerConfig
-from streaming.results import StreamResult
-from streaming.scheduler import Scheduler, SchedulerConfig, StreamHandle
-from streaming.session import FeatureChunk, Session
-from streaming.stream import Stream
-from streaming.transcripts import Transcript
+from transduce.streaming.recognizer import Recognizer, RecognizerConfig
+from transduce.streaming.results import StreamResult
+from transduce.streaming.scheduler import Scheduler, SchedulerConfig, StreamHandle
+from transduce.streaming.session import FeatureChunk, Session
+from transduce.streaming.stream import Stream
+from transduce.streaming.transcripts import Transcript
 
 __all__ = [
     "END_OF_STREAM",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from streaming.transcripts import Transcript
+from transduce.streaming.transcripts import Transcript
 
 __all__ = ["AUDIO_SUFFIXES", "InputError", "Ledger", "Work", "collect_inputs", "merge_parts", "open_ledger",
            "prepare_out", "rank_part", "rank_parts"]
@@ -135,7 +135,7 @@ class Ledger:
             self._file.write(line + "\n")
             self._file.flush()
         elif t.error is None:
-            from streaming._subtitles import subtitles
+            from transduce.streaming._subtitles import subtitles
 
             target = self.out / self.names[t.source]
             tmp = target.with_name(target.name + ".part")

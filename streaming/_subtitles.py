@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from asr.decoding import Word
+from transduce.asr.decoding import Word
 
 __all__ = ["subtitles"]
 

@@ -18,11 +18,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-
-from asr.encoders import EncoderState
-from asr.models.asr_model import ASRModel
-from streaming.errors import SessionConfigError, SessionFailedError
-from streaming.session import FeatureChunk, Session
+from transduce.asr.encoders import EncoderState
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.errors import SessionConfigError, SessionFailedError
+from transduce.streaming.session import FeatureChunk, Session
 
 __all__ = ["run_step", "decode_sessions"]
 

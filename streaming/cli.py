@@ -3,7 +3,7 @@
     transduce transcribe INPUTS... --model PATH|demo --out FILE [--format jsonl|txt|srt|vtt]
         [--decoding greedy|beam] [--beam-size K] [--batch-size N] [--max-batch-frames N]
         [--workers N] [--resume | --overwrite]
-    torchrun --nproc-per-node N -m asr.cli transcribe ...     (each rank a shard, one merged --out)
+    torchrun --nproc-per-node N -m transduce.cli transcribe ...     (each rank a shard, one merged --out)
 
 Inputs and output formats: see `streaming._batch_io`. Recordings are decoded in batches of similar
 duration (`Recognizer.transcribe_iter`); each result is appended to --out and flushed as soon as its
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -52,9 +52,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202 - a streaming.Recognizer (imported lazily)
-    from asr.checkpoint import CheckpointError
-    from streaming.errors import SessionConfigError
-    from streaming.recognizer import Recognizer
+    from transduce.asr.checkpoint import CheckpointError
+    from transduce.streaming.errors import SessionConfigError
+    from transduce.streaming.recognizer import Recognizer
 
     if args.batch_size < 1 or args.beam_size < 1:
         raise CommandError("--batch-size and --beam-size must be >= 1")
@@ -79,16 +79,15 @@ def _join_ranks():  # noqa: ANN202 - an asr.training.distributed.DistInfo
     import datetime
 
     import torch
-
-    from asr.training.distributed import init_distributed
+    from transduce.asr.training.distributed import init_distributed
 
     return init_distributed(torch.device("cpu"), timeout=datetime.timedelta(days=7))
 
 
 def _prepare(args: argparse.Namespace, rank: Any):  # noqa: ANN202 - (work, recognizer, ledger)
     """Inputs, model and this process's output; rank 0 alone checks and prepares --out."""
-    from asr.training import distributed as D
-    from streaming._batch_io import InputError, collect_inputs, open_ledger, prepare_out
+    from transduce.asr.training import distributed as D
+    from transduce.streaming._batch_io import InputError, collect_inputs, open_ledger, prepare_out
 
     try:
         work = collect_inputs(args.inputs)
@@ -105,7 +104,7 @@ def _prepare(args: argparse.Namespace, rank: Any):  # noqa: ANN202 - (work, reco
 
 def _transcribe(args: argparse.Namespace, todo: list, recognizer: Any, ledger: Any, show: bool) -> float:
     """Transcribe `todo` into `ledger` (error rows for inputs known bad); the seconds of audio done."""
-    from streaming.transcripts import Transcript
+    from transduce.streaming.transcripts import Transcript
 
     audio_s, start = 0.0, time.perf_counter()
     with _progress(len(todo), not show) as bar:
@@ -127,8 +126,8 @@ def _transcribe(args: argparse.Namespace, todo: list, recognizer: Any, ledger: A
 
 
 def _run(args: argparse.Namespace) -> int:
-    from asr.training import distributed as D
-    from streaming._batch_io import merge_parts
+    from transduce.asr.training import distributed as D
+    from transduce.streaming._batch_io import merge_parts
 
     rank = _join_ranks()
     try:

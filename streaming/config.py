@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from streaming.errors import SessionConfigError
+from transduce.streaming.errors import SessionConfigError
 
 __all__ = ["EndpointConfig", "SessionConfig"]
 

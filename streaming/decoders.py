@@ -16,8 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 import torch
-
-from asr.decoding import (
+from transduce.asr.decoding import (
     ContextGraph,
     CTCBeamConfig,
     CTCGreedyDecoder,
@@ -30,8 +29,8 @@ from asr.decoding import (
     TDTBeamSearch,
     TDTGreedyDecoder,
 )
-from asr.models.asr_model import ASRModel
-from streaming.config import SessionConfig
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.config import SessionConfig
 
 __all__ = ["decoder_for", "hotword_graph", "uses_ctc_head", "init_decoder_state"]
 

@@ -5,8 +5,8 @@ All lengths are in encoder frames of the current utterance; `frame_shift_s` turn
 
 from __future__ import annotations
 
-from asr.decoding import Hypothesis
-from streaming.config import EndpointConfig
+from transduce.asr.decoding import Hypothesis
+from transduce.streaming.config import EndpointConfig
 
 __all__ = ["RULE_NO_SPEECH", "RULE_AFTER_SPEECH", "RULE_MAX_UTTERANCE", "END_OF_STREAM",
            "trailing_silence", "endpoint_rule"]

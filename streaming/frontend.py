@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 import soxr
 import torch
-
-from asr.audio import AudioError, NonFiniteAudioError, decode_pcm16, to_mono
-from asr.features import FbankConfig, OnlineFbank
-from streaming.errors import SessionClosedError, StreamTooLongError
+from transduce.asr.audio import AudioError, NonFiniteAudioError, decode_pcm16, to_mono
+from transduce.asr.features import FbankConfig, OnlineFbank
+from transduce.streaming.errors import SessionClosedError, StreamTooLongError
 
 __all__ = ["AudioFrontend"]
 

@@ -1,6 +1,6 @@
 """The Python API: one shared `Recognizer` per model, offline `transcribe` and live `stream()`s.
 
-    from asr import Recognizer                        # the same class as streaming.Recognizer
+    from transduce import Recognizer                  # the same class as transduce.streaming.Recognizer
     r = Recognizer.load("path/to/model", device="cpu", decoding="beam", beam_size=4)
     transcripts = r.transcribe(["a.wav", samples, (samples_8k, 8000)], batch_size=8)
     for index, transcript in r.transcribe_iter(paths): ...   # as each batch is done (long jobs)
@@ -9,12 +9,9 @@
         results += s.finish()
 
 Where it lives: in `streaming`, because `stream()` is the streaming engine (Session and the batched
-step the service's Scheduler runs) and DESIGN's layers point service -> streaming -> asr: a class
-in `asr` that opened sessions would make asr depend on streaming, at run time if not at import
-time. Offline transcription needs only asr (whole-utterance forward + decoder) and sits beside it
-here (`streaming.transcripts`), sharing the decoder objects the sessions use. `asr.Recognizer` is a
-name-only alias resolved on first use by asr's module `__getattr__` (no asr module calls it and
-`import asr` does not import streaming), so users write the import the issue promises.
+step the service's Scheduler runs) and the layers point service -> streaming -> asr. Offline
+transcription (`streaming.transcripts`) shares the decoder objects the sessions use. The package
+facade re-exports it (`from transduce import Recognizer`).
 
 The settings are a `RecognizerConfig`; `transcribe` and `stream` use the same ones, so a stream's
 final equals the transcript of the same audio (exactly, for the cache-aware encoders, with
@@ -31,15 +28,14 @@ from typing import Literal
 
 import numpy as np
 import torch
-
-from asr.models.asr_model import ASRModel
-from streaming.batch import decode_sessions
-from streaming.config import EndpointConfig, SessionConfig
-from streaming.decoders import decoder_for
-from streaming.errors import SessionConfigError
-from streaming.results import StreamResult
-from streaming.stream import Stream
-from streaming.transcripts import AudioInput, Transcript, iter_transcripts, transcribe_inputs
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.batch import decode_sessions
+from transduce.streaming.config import EndpointConfig, SessionConfig
+from transduce.streaming.decoders import decoder_for
+from transduce.streaming.errors import SessionConfigError
+from transduce.streaming.results import StreamResult
+from transduce.streaming.stream import Stream
+from transduce.streaming.transcripts import AudioInput, Transcript, iter_transcripts, transcribe_inputs
 
 __all__ = ["RecognizerConfig", "Recognizer"]
 
@@ -87,7 +83,7 @@ class Recognizer:
              decoding: Literal["greedy", "beam"] = "greedy", beam_size: int = 4,
              lookahead: int | None = None) -> Recognizer:
         """The Recognizer of a model directory, or of a bundled model by name ("demo")."""
-        from asr.checkpoint import load_model
+        from transduce.asr.checkpoint import load_model
 
         cfg = RecognizerConfig(decoding, beam_size, lookahead)
         return cls(load_model(model, device=device), cfg)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asr.decoding import DecodingResult, Hypothesis, Word, to_result
-from asr.tokenizers.base import Tokenizer
+from transduce.asr.decoding import DecodingResult, Hypothesis, Word, to_result
+from transduce.asr.tokenizers.base import Tokenizer
 
 __all__ = ["StreamResult", "make_result", "shift_hypothesis"]
 

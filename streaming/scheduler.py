@@ -34,14 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from asr.models.asr_model import ASRModel
-from streaming.batch import run_step
-from streaming.config import SessionConfig
-from streaming.errors import SessionClosedError, SessionConfigError, SessionFailedError
-from streaming.heap import HeapTrimmer
-from streaming.results import StreamResult
-from streaming.session import Session
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.batch import run_step
+from transduce.streaming.config import SessionConfig
+from transduce.streaming.errors import SessionClosedError, SessionConfigError, SessionFailedError
+from transduce.streaming.heap import HeapTrimmer
+from transduce.streaming.results import StreamResult
+from transduce.streaming.session import Session
 
 __all__ = ["SchedulerConfig", "SchedulerStats", "Scheduler", "StreamHandle"]
 

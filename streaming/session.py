@@ -31,16 +31,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-
-from asr.encoders import EncoderState, StreamingError
-from asr.models.asr_model import ASRModel
-from streaming.config import SessionConfig
-from streaming.decoders import decoder_for, hotword_graph, init_decoder_state, uses_ctc_head
-from streaming.endpoint import END_OF_STREAM, endpoint_rule, trailing_silence
-from streaming.errors import SessionClosedError, SessionConfigError
-from streaming.frontend import AudioFrontend
-from streaming.results import StreamResult, make_result
-from streaming.stability import StabilityTracker
+from transduce.asr.encoders import EncoderState, StreamingError
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.config import SessionConfig
+from transduce.streaming.decoders import decoder_for, hotword_graph, init_decoder_state, uses_ctc_head
+from transduce.streaming.endpoint import END_OF_STREAM, endpoint_rule, trailing_silence
+from transduce.streaming.errors import SessionClosedError, SessionConfigError
+from transduce.streaming.frontend import AudioFrontend
+from transduce.streaming.results import StreamResult, make_result
+from transduce.streaming.stability import StabilityTracker
 
 __all__ = ["FeatureChunk", "Session"]
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 from types import TracebackType
 
 import numpy as np
-
-from asr.models.asr_model import ASRModel
-from streaming.batch import decode_sessions
-from streaming.config import SessionConfig
-from streaming.results import StreamResult
-from streaming.session import Session
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.batch import decode_sessions
+from transduce.streaming.config import SessionConfig
+from transduce.streaming.results import StreamResult
+from transduce.streaming.session import Session
 
 __all__ = ["Stream"]
 

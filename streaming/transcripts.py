@@ -35,12 +35,18 @@ import numpy as np
 import soundfile as sf
 import torch
 from torch import Tensor
-
-from asr.audio import AudioError, EmptyAudioError, NonFiniteAudioError, load_audio, resample, to_mono
-from asr.decoding import Decoder, DecodingResult, Hypothesis, Word, to_result
-from asr.features import compute_fbank
-from asr.models.asr_model import ASRModel
-from streaming.decoders import uses_ctc_head
+from transduce.asr.audio import (
+    AudioError,
+    EmptyAudioError,
+    NonFiniteAudioError,
+    load_audio,
+    resample,
+    to_mono,
+)
+from transduce.asr.decoding import Decoder, DecodingResult, Hypothesis, Word, to_result
+from transduce.asr.features import compute_fbank
+from transduce.asr.models.asr_model import ASRModel
+from transduce.streaming.decoders import uses_ctc_head
 
 __all__ = ["AudioInput", "Transcript", "decode_batch", "iter_transcripts", "plan_batches",
            "transcribe_inputs"]

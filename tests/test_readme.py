@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from asr.checkpoint import bundled_models
+from transduce.asr.checkpoint import bundled_models
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -22,8 +22,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import CheckpointError
-    from asr.training.averaging import last_checkpoints, write_average
+    from transduce.asr.checkpoint import CheckpointError
+    from transduce.asr.training.averaging import last_checkpoints, write_average
 
     try:
         if args.last is not None:

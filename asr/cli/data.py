@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -38,8 +38,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from asr.data.espeak import SynthesisError
-    from asr.data.synth import SynthConfig, synthesize_corpus
+    from transduce.asr.data.espeak import SynthesisError
+    from transduce.asr.data.synth import SynthConfig, synthesize_corpus
 
     if args.hours is None and args.max_utterances is None:
         raise CommandError("give --hours, --max-utterances or both")
@@ -81,7 +81,7 @@ def _read_hypotheses(path: Path) -> list[dict]:
 
 def _pair(reference: Path, hypotheses: Path) -> tuple[list[str], list[str]]:
     """Reference and hypothesis texts in reference order."""
-    from asr.data.manifest import ManifestError, read_manifest
+    from transduce.asr.data.manifest import ManifestError, read_manifest
 
     try:
         refs = read_manifest(reference)
@@ -105,7 +105,7 @@ def _pair(reference: Path, hypotheses: Path) -> tuple[list[str], list[str]]:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from asr.metrics import error_report
+    from transduce.asr.metrics import error_report
 
     refs, hyps = _pair(args.reference, args.hypotheses)
     word_report = error_report(refs, hyps, "word")

@@ -16,10 +16,9 @@ import time
 
 import numpy as np
 import torch
-
-from asr.audio import load_audio, sample_path, sample_transcript
-from asr.cli import Command, CommandError
-from asr.features import FbankConfig, OnlineFbank, compute_fbank
+from transduce.asr.audio import load_audio, sample_path, sample_transcript
+from transduce.asr.cli import Command, CommandError
+from transduce.asr.features import FbankConfig, OnlineFbank, compute_fbank
 
 __all__ = ["COMMAND"]
 
@@ -40,8 +39,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------------------- with a model
 def _load(name: str):  # -> ASRModel
-    from asr.checkpoint import CheckpointError, load_model
-    from asr.models import ASRModel
+    from transduce.asr.checkpoint import CheckpointError, load_model
+    from transduce.asr.models import ASRModel
 
     try:
         model = load_model(name)
@@ -54,8 +53,8 @@ def _load(name: str):  # -> ASRModel
 
 def _transcribe(model, audio: np.ndarray, lookahead: int) -> dict:
     """Offline and streaming hypotheses of `audio` with their wall times and the streaming steps."""
-    from asr.encoders.state import StreamingError
-    from asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
+    from transduce.asr.encoders.state import StreamingError
+    from transduce.asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
 
     try:
         model.encoder.init_state(1, lookahead)
@@ -86,8 +85,8 @@ def _describe(model, lookahead: int, name: str) -> str:
 
 
 def _print_report(model, name: str, lookahead: int, audio: np.ndarray, out: dict) -> None:
-    from asr.decoding import to_result
-    from asr.metrics import wer
+    from transduce.asr.decoding import to_result
+    from transduce.asr.metrics import wer
 
     rate, ref = model.cfg.features.sample_rate, sample_transcript()
     seconds = len(audio) / rate
@@ -151,7 +150,7 @@ def _features_demo(chunk_ms: int, reason: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import bundled_models
+    from transduce.asr.checkpoint import bundled_models
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -42,9 +42,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(model_arg: str, manifest: Path) -> tuple[object, list]:
-    from asr.checkpoint import CheckpointError, load_model
-    from asr.data.manifest import ManifestError, read_manifest
-    from asr.models import ASRModel
+    from transduce.asr.checkpoint import CheckpointError, load_model
+    from transduce.asr.data.manifest import ManifestError, read_manifest
+    from transduce.asr.models import ASRModel
 
     try:
         model = load_model(model_arg)
@@ -66,9 +66,8 @@ def _load(model_arg: str, manifest: Path) -> tuple[object, list]:
 
 def _run(args: argparse.Namespace) -> int:
     import torch
-
-    from asr.audio import AudioError
-    from asr.evaluation import EvalConfig, evaluate, format_table
+    from transduce.asr.audio import AudioError
+    from transduce.asr.evaluation import EvalConfig, evaluate, format_table
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,8 +89,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _write_card(args: argparse.Namespace, report: dict) -> None:
-    from asr.checkpoint import bundled_model_path, bundled_models
-    from asr.model_card import write_model_card
+    from transduce.asr.checkpoint import bundled_model_path, bundled_models
+    from transduce.asr.model_card import write_model_card
 
     model_dir = Path(args.model)
     if not model_dir.is_dir() and args.model in bundled_models():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -23,8 +23,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import CheckpointError
-    from asr.training.export import export_model
+    from transduce.asr.checkpoint import CheckpointError
+    from transduce.asr.training.export import export_model
 
     try:
         report = export_model(args.source, args.out, args.average_last)

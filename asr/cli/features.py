@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from asr.audio import SAMPLE_RATE, AudioError, load_audio
-from asr.cli import Command, CommandError
-from asr.features import FbankConfig, compute_fbank
+from transduce.asr.audio import SAMPLE_RATE, AudioError, load_audio
+from transduce.asr.cli import Command, CommandError
+from transduce.asr.features import FbankConfig, compute_fbank
 
 __all__ = ["COMMAND"]
 

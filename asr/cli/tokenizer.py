@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asr.cli import Command, CommandError
-from asr.tokenizers import BpeTokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
+from transduce.asr.cli import Command, CommandError
+from transduce.asr.tokenizers import BpeTokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
 
 __all__ = ["COMMAND"]
 

@@ -2,7 +2,7 @@
 
     transduce train asr/training/configs/demo_fastconformer_tdt.yaml
     transduce train my.yaml --set max_steps=2000 --set optim.lr=2e-3 --out-dir exp/run2
-    torchrun --nproc-per-node 2 -m asr.cli train my.yaml        # data-parallel (gloo on CPU, nccl on GPU)
+    torchrun --nproc-per-node 2 -m transduce.cli train my.yaml  # data-parallel (gloo on CPU, nccl on GPU)
 
 Running it again with the same out_dir continues from the newest checkpoint there (see
 asr.training.trainer). `--set` takes dotted keys and YAML values, applied before validation.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from asr.cli import Command, CommandError
+from transduce.asr.cli import Command, CommandError
 
 __all__ = ["COMMAND"]
 
@@ -25,10 +25,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import CheckpointError
-    from asr.config import ConfigError
-    from asr.training.config import load_train_config
-    from asr.training.trainer import train
+    from transduce.asr.checkpoint import CheckpointError
+    from transduce.asr.config import ConfigError
+    from transduce.asr.training.config import load_train_config
+    from transduce.asr.training.trainer import train
 
     overrides = list(args.overrides) + ([f"checkpoint.out_dir={args.out_dir}"] if args.out_dir else [])
     try:

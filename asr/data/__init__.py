@@ -12,11 +12,17 @@ The corpus itself comes from `transduce data synth` (`asr.data.synth`, espeak-ng
 B: batch, T: frames, F: mel bins, U: target length.
 """
 
-from asr.data.augment import AugmentConfig
-from asr.data.dataset import Batch, DatasetConfig, Example, SpeechDataset, collate, load_segment
-from asr.data.loader import ResumableLoader, seed_worker
-from asr.data.manifest import ManifestEntry, ManifestError, read_manifest, scan_manifest, write_manifest
-from asr.data.sampler import BucketingBatchSampler, BucketingConfig
+from transduce.asr.data.augment import AugmentConfig
+from transduce.asr.data.dataset import Batch, DatasetConfig, Example, SpeechDataset, collate, load_segment
+from transduce.asr.data.loader import ResumableLoader, seed_worker
+from transduce.asr.data.manifest import (
+    ManifestEntry,
+    ManifestError,
+    read_manifest,
+    scan_manifest,
+    write_manifest,
+)
+from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
 
 __all__ = [
     "AugmentConfig",

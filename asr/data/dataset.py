@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile as sf
 import torch
-
-from asr.audio import AudioDecodeError, EmptyAudioError, load_audio, resample, to_mono
-from asr.data.augment import AugmentConfig, augment
-from asr.data.manifest import ManifestEntry
-from asr.features import FbankConfig, SpecAugment, SpecAugmentConfig, compute_fbank
-from asr.tokenizers import Tokenizer
+from transduce.asr.audio import AudioDecodeError, EmptyAudioError, load_audio, resample, to_mono
+from transduce.asr.data.augment import AugmentConfig, augment
+from transduce.asr.data.manifest import ManifestEntry
+from transduce.asr.features import FbankConfig, SpecAugment, SpecAugmentConfig, compute_fbank
+from transduce.asr.tokenizers import Tokenizer
 
 __all__ = ["DatasetConfig", "Example", "Batch", "SpeechDataset", "collate", "load_segment"]
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from asr.data.dataset import Batch, SpeechDataset
-from asr.data.sampler import BucketingBatchSampler
+from transduce.asr.data.dataset import Batch, SpeechDataset
+from transduce.asr.data.sampler import BucketingBatchSampler
 
 __all__ = ["ResumableLoader", "seed_worker"]
 

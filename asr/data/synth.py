@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 import soxr
-
-from asr.config import to_dict
-from asr.data.espeak import espeak
-from asr.data.manifest import ManifestEntry, write_manifest
-from asr.data.textgen import generate_text
+from transduce.asr.config import to_dict
+from transduce.asr.data.espeak import espeak
+from transduce.asr.data.manifest import ManifestEntry, write_manifest
+from transduce.asr.data.textgen import generate_text
 
 __all__ = ["SPLITS", "VoiceSplits", "SynthConfig", "UtteranceSpec", "SynthReport", "plan_utterance",
            "render", "synthesize_corpus"]

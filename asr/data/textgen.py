@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from asr.data import verbalize as vb
+from transduce.asr.data import verbalize as vb
 
 __all__ = ["CATEGORY_WEIGHTS", "TRANSCRIPT_ALPHABET", "normalize_transcript", "bundled_sentences",
            "generate_text"]
@@ -62,7 +62,7 @@ def normalize_transcript(text: str) -> str:
 @functools.lru_cache(maxsize=1)
 def bundled_sentences() -> tuple[str, ...]:
     """The bundled everyday sentences, normalised to transcripts."""
-    raw = resources.files("asr.data").joinpath("assets/sentences.txt").read_text(encoding="utf-8")
+    raw = resources.files("transduce.asr.data").joinpath("assets/sentences.txt").read_text(encoding="utf-8")
     lines = (line.strip() for line in raw.splitlines())
     return tuple(normalize_transcript(line) for line in lines if line and not line.startswith("#"))
 

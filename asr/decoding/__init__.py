@@ -5,16 +5,16 @@ decode) and returns `Hypothesis` objects; `to_result` turns one into text, word 
 confidences (see `asr.decoding.results` for the confidence measure).
 """
 
-from asr.decoding.base import Decoder, DecoderState, DecodingError, check_chunk, select_list
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.ctc_beam import CTCBeamConfig, CTCBeamState, CTCPrefixBeamSearch
-from asr.decoding.ctc_greedy import CTCGreedyConfig, CTCGreedyDecoder, CTCGreedyState
-from asr.decoding.results import DecodingResult, Hypothesis, Word, to_result, word_spans
-from asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch, RNNTBeamState
-from asr.decoding.rnnt_greedy import RNNTGreedyDecoder
-from asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch, TDTBeamState
-from asr.decoding.tdt_greedy import TDTGreedyDecoder
-from asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
+from transduce.asr.decoding.base import Decoder, DecoderState, DecodingError, check_chunk, select_list
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.ctc_beam import CTCBeamConfig, CTCBeamState, CTCPrefixBeamSearch
+from transduce.asr.decoding.ctc_greedy import CTCGreedyConfig, CTCGreedyDecoder, CTCGreedyState
+from transduce.asr.decoding.results import DecodingResult, Hypothesis, Word, to_result, word_spans
+from transduce.asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch, RNNTBeamState
+from transduce.asr.decoding.rnnt_greedy import RNNTGreedyDecoder
+from transduce.asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch, TDTBeamState
+from transduce.asr.decoding.tdt_greedy import TDTGreedyDecoder
+from transduce.asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
 
 __all__ = [
     "CTCBeamConfig",

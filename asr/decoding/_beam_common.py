@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.results import Hypothesis
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor, PredictorState
-from asr.tokenizers.base import BLANK_ID
-from kernels.beam import log_softmax_topk
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.results import Hypothesis
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor, PredictorState
+from transduce.asr.tokenizers.base import BLANK_ID
+from transduce.kernels.beam import log_softmax_topk
 
 __all__ = ["NO_TOKEN", "Seq", "Step", "extend_keys", "merge_equal", "context_bias", "advance_nodes",
            "traceback", "final_penalties", "ranked_hypotheses", "token_topk", "step_predictor"]

@@ -16,11 +16,10 @@ from collections import OrderedDict
 
 import torch
 from torch import Tensor
-
-from asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
-from asr.decoding.transducer_state import TransducerGreedyState
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor
+from transduce.asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
+from transduce.asr.decoding.transducer_state import TransducerGreedyState
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor
 
 __all__: list[str] = []
 

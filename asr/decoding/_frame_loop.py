@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-from asr.decoding._label_loop import ChunkOutput
-from asr.decoding.transducer_state import TransducerGreedyState
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor
+from transduce.asr.decoding._label_loop import ChunkOutput
+from transduce.asr.decoding.transducer_state import TransducerGreedyState
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor
 
 __all__: list[str] = []
 

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from asr.decoding.transducer_state import TransducerGreedyState
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor, PredictorState
+from transduce.asr.decoding.transducer_state import TransducerGreedyState
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor, PredictorState
 
 __all__: list[str] = []
 

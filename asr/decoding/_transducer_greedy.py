@@ -9,15 +9,14 @@ import warnings
 
 import torch
 from torch import Tensor
-
-from asr.decoding._cuda_graphs import GraphCaptureError, GraphLoopRunner
-from asr.decoding._frame_loop import frame_loop
-from asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
-from asr.decoding.base import Decoder, DecodingError, check_chunk
-from asr.decoding.results import Hypothesis
-from asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor
+from transduce.asr.decoding._cuda_graphs import GraphCaptureError, GraphLoopRunner
+from transduce.asr.decoding._frame_loop import frame_loop
+from transduce.asr.decoding._label_loop import ChunkOutput, LoopBuffers, drive
+from transduce.asr.decoding.base import Decoder, DecodingError, check_chunk
+from transduce.asr.decoding.results import Hypothesis
+from transduce.asr.decoding.transducer_state import TransducerGreedyConfig, TransducerGreedyState
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor
 
 __all__: list[str] = []
 

@@ -26,8 +26,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import Tensor
-
-from asr.decoding.results import Hypothesis
+from transduce.asr.decoding.results import Hypothesis
 
 __all__ = ["DecodingError", "DecoderState", "Decoder", "check_chunk", "select_list"]
 

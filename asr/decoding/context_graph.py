@@ -26,8 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from asr.tokenizers.base import BLANK_ID, Tokenizer
+from transduce.asr.tokenizers.base import BLANK_ID, Tokenizer
 
 __all__ = ["ContextGraph"]
 

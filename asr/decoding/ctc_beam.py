@@ -30,10 +30,9 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
-
-from asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.results import Hypothesis
+from transduce.asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.results import Hypothesis
 
 __all__ = ["CTCBeamConfig", "CTCBeamState", "CTCPrefixBeamSearch"]
 

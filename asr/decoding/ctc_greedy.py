@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
-from asr.decoding.results import Hypothesis
+from transduce.asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
+from transduce.asr.decoding.results import Hypothesis
 
 __all__ = ["CTCGreedyConfig", "CTCGreedyState", "CTCGreedyDecoder"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asr.tokenizers.base import Tokenizer
+from transduce.asr.tokenizers.base import Tokenizer
 
 __all__ = ["Hypothesis", "Word", "DecodingResult", "to_result", "word_spans"]
 

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from asr.decoding._beam_common import (
+from transduce.asr.decoding._beam_common import (
     NO_TOKEN,
     Seq,
     Step,
@@ -41,12 +40,12 @@ from asr.decoding._beam_common import (
     token_topk,
     traceback,
 )
-from asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.results import Hypothesis
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor, PredictorState
-from asr.tokenizers.base import BLANK_ID
+from transduce.asr.decoding.base import Decoder, DecodingError, check_chunk, select_list
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.results import Hypothesis
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor, PredictorState
+from transduce.asr.tokenizers.base import BLANK_ID
 
 __all__ = ["ModifiedBeamConfig", "RNNTBeamState", "ModifiedBeamSearch"]
 

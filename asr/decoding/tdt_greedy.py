@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from asr.decoding._transducer_greedy import GreedyCore, GreedyTransducerDecoder
-from asr.decoding.base import DecodingError
-from asr.decoding.transducer_state import TransducerGreedyConfig
-from asr.heads.joiner import Joiner
-from asr.heads.predictor import Predictor
+from transduce.asr.decoding._transducer_greedy import GreedyCore, GreedyTransducerDecoder
+from transduce.asr.decoding.base import DecodingError
+from transduce.asr.decoding.transducer_state import TransducerGreedyConfig
+from transduce.asr.heads.joiner import Joiner
+from transduce.asr.heads.predictor import Predictor
 
 __all__ = ["TDTGreedyDecoder"]
 

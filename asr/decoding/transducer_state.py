@@ -17,10 +17,9 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-
-from asr.decoding.base import DecodingError, select_list
-from asr.decoding.results import Hypothesis
-from asr.heads.predictor import PredictorState
+from transduce.asr.decoding.base import DecodingError, select_list
+from transduce.asr.decoding.results import Hypothesis
+from transduce.asr.heads.predictor import PredictorState
 
 __all__ = ["TransducerGreedyConfig", "TransducerGreedyState"]
 

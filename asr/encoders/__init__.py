@@ -21,10 +21,10 @@ feed_forward2, norm_out); pre_encode.conv stages are a ModuleList of Sequentials
 pre_encode.out the projection, so a checkpoint loader maps the subsampling names explicitly.
 """
 
-from asr.encoders.config import ConformerConfig, Context, TransformerConfig
-from asr.encoders.conformer import ConformerEncoder
-from asr.encoders.state import EncoderState, StreamingError
-from asr.encoders.transformer import TransformerEncoder
+from transduce.asr.encoders.config import ConformerConfig, Context, TransformerConfig
+from transduce.asr.encoders.conformer import ConformerEncoder
+from transduce.asr.encoders.state import EncoderState, StreamingError
+from transduce.asr.encoders.transformer import TransformerEncoder
 
 __all__ = [
     "ConformerConfig",

@@ -19,12 +19,11 @@ import random
 
 import torch
 from torch import Tensor, nn
-
-from asr.encoders.state import EncoderState, StreamingError
-from asr.nn._cache import keep_last
-from asr.nn.masks import chunked_limited_mask, context_mask, lengths_to_valid, limited_mask
-from asr.nn.positional import absolute_positions, relative_positions
-from asr.nn.subsampling import ConvSubsampling
+from transduce.asr.encoders.state import EncoderState, StreamingError
+from transduce.asr.nn._cache import keep_last
+from transduce.asr.nn.masks import chunked_limited_mask, context_mask, lengths_to_valid, limited_mask
+from transduce.asr.nn.positional import absolute_positions, relative_positions
+from transduce.asr.nn.subsampling import ConvSubsampling
 
 __all__: list[str] = []
 

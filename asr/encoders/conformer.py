@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from asr.encoders._core import _StreamingEncoder
-from asr.encoders.config import ConformerConfig
-from asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
-from asr.nn.subsampling import ConvSubsampling
+from transduce.asr.encoders._core import _StreamingEncoder
+from transduce.asr.encoders.config import ConformerConfig
+from transduce.asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
+from transduce.asr.nn.subsampling import ConvSubsampling
 
 __all__ = ["ConformerEncoder"]
 

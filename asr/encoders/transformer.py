@@ -7,11 +7,10 @@ Legend: B: batch, T: feature frames, F: features, T': subsampled frames, D: mode
 from __future__ import annotations
 
 from torch import nn
-
-from asr.encoders._core import _StreamingEncoder
-from asr.encoders.config import TransformerConfig
-from asr.nn.subsampling import ConvSubsampling
-from asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
+from transduce.asr.encoders._core import _StreamingEncoder
+from transduce.asr.encoders.config import TransformerConfig
+from transduce.asr.nn.subsampling import ConvSubsampling
+from transduce.asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
 
 __all__ = ["TransformerEncoder"]
 

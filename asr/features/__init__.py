@@ -4,10 +4,10 @@ The offline path (`compute_fbank`, `fbank_batch`) is for training and batch tran
 online path (`OnlineFbank`) is for streams; both give the same frames (kaldi fbank conventions).
 """
 
-from asr.features.fbank import FbankConfig, compute_fbank, fbank_batch, num_frames
-from asr.features.normalize import FeatureNormalizer, FeatureStats
-from asr.features.online import OnlineFbank
-from asr.features.specaugment import SpecAugment, SpecAugmentConfig
+from transduce.asr.features.fbank import FbankConfig, compute_fbank, fbank_batch, num_frames
+from transduce.asr.features.normalize import FeatureNormalizer, FeatureStats
+from transduce.asr.features.online import OnlineFbank
+from transduce.asr.features.specaugment import SpecAugment, SpecAugmentConfig
 
 __all__ = [
     "FbankConfig",

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from asr.features.fbank import FbankConfig, _fbank, num_frames
+from transduce.asr.features.fbank import FbankConfig, _fbank, num_frames
 
 __all__ = ["OnlineFbank"]
 

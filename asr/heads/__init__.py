@@ -4,9 +4,9 @@ Blank convention (see asr.tokenizers): id 0 is the blank for every head; `vocab_
 A TDT joiner emits `vocab_size` token logits followed by one logit per allowed duration.
 """
 
-from asr.heads.ctc import CTCHead, CTCHeadConfig
-from asr.heads.joiner import Joiner, JoinerConfig
-from asr.heads.predictor import Predictor, PredictorConfig, PredictorState
+from transduce.asr.heads.ctc import CTCHead, CTCHeadConfig
+from transduce.asr.heads.joiner import Joiner, JoinerConfig
+from transduce.asr.heads.predictor import Predictor, PredictorConfig, PredictorState
 
 __all__ = [
     "CTCHead",

@@ -21,8 +21,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from asr.tokenizers.base import BLANK_ID
+from transduce.asr.tokenizers.base import BLANK_ID
 
 __all__ = ["PredictorConfig", "PredictorState", "Predictor"]
 

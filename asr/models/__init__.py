@@ -7,9 +7,15 @@ Importing this package registers every built-in model, so `asr.load_model` finds
 Model modules added here register themselves with `@register_model(name)` and are imported below.
 """
 
-from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
-from asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, ModelLosses, transducer_heads
-from asr.models.registry import ModelEntry, model_entry, model_name, register_model, registered_models
+from transduce.asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, ModelLosses, transducer_heads
+from transduce.asr.models.registry import (
+    ModelEntry,
+    model_entry,
+    model_name,
+    register_model,
+    registered_models,
+)
 
 __all__ = [
     "ASRModel",

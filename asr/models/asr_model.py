@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from torch import Tensor, nn
-
-from asr.config import ConfigError, from_dict, to_dict
-from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
-from asr.features import FbankConfig, FeatureNormalizer
-from asr.heads import CTCHead, CTCHeadConfig, Joiner, JoinerConfig, Predictor, PredictorConfig
-from asr.losses import (
+from transduce.asr.config import ConfigError, from_dict, to_dict
+from transduce.asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from transduce.asr.features import FbankConfig, FeatureNormalizer
+from transduce.asr.heads import CTCHead, CTCHeadConfig, Joiner, JoinerConfig, Predictor, PredictorConfig
+from transduce.asr.losses import (
     CTCLoss,
     CTCLossConfig,
     PrunedRNNTLoss,
@@ -29,7 +28,7 @@ from asr.losses import (
     TDTLoss,
     TDTLossConfig,
 )
-from asr.models.registry import register_model
+from transduce.asr.models.registry import register_model
 
 __all__ = ["LossConfig", "ASRModelConfig", "ModelLosses", "ASRModel", "transducer_heads"]
 

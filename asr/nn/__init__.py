@@ -3,11 +3,11 @@ convolution module, subsampling, Conformer and Transformer encoder blocks (the d
 in asr.nn.decoder). Every block has an offline forward and pieces a streaming step can reuse.
 """
 
-from asr.nn.attention import POSITION_KINDS, MultiHeadAttention
-from asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
-from asr.nn.convolution import ConvolutionModule, conv_context
-from asr.nn.feed_forward import FeedForward
-from asr.nn.masks import (
+from transduce.asr.nn.attention import POSITION_KINDS, MultiHeadAttention
+from transduce.asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
+from transduce.asr.nn.convolution import ConvolutionModule, conv_context
+from transduce.asr.nn.feed_forward import FeedForward
+from transduce.asr.nn.masks import (
     causal_mask,
     chunked_limited_mask,
     context_mask,
@@ -15,9 +15,9 @@ from asr.nn.masks import (
     lengths_to_valid,
     limited_mask,
 )
-from asr.nn.positional import RelPositions, absolute_positions, relative_positions, rotary, sinusoid
-from asr.nn.subsampling import SUBSAMPLING_KINDS, ConvSubsampling
-from asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
+from transduce.asr.nn.positional import RelPositions, absolute_positions, relative_positions, rotary, sinusoid
+from transduce.asr.nn.subsampling import SUBSAMPLING_KINDS, ConvSubsampling
+from transduce.asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
 
 __all__ = [
     "POSITION_KINDS",

@@ -14,8 +14,7 @@ import math
 
 import torch
 from torch import Tensor, nn
-
-from asr.nn.positional import RelPositions, rotary
+from transduce.asr.nn.positional import RelPositions, rotary
 
 __all__ = ["MultiHeadAttention", "POSITION_KINDS"]
 

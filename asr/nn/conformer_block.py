@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from torch import Tensor, nn
-
-from asr.nn.attention import MultiHeadAttention
-from asr.nn.convolution import ConvolutionModule
-from asr.nn.feed_forward import FeedForward
-from asr.nn.positional import RelPositions
+from transduce.asr.nn.attention import MultiHeadAttention
+from transduce.asr.nn.convolution import ConvolutionModule
+from transduce.asr.nn.feed_forward import FeedForward
+from transduce.asr.nn.positional import RelPositions
 
 __all__ = ["ConformerBlockConfig", "ConformerBlock"]
 

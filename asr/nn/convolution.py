@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from asr.nn._cache import keep_last
+from transduce.asr.nn._cache import keep_last
 
 __all__ = ["ConvolutionModule", "conv_context"]
 

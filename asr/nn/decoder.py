@@ -16,11 +16,10 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
-
-from asr.nn.attention import MultiHeadAttention
-from asr.nn.feed_forward import FeedForward
-from asr.nn.masks import causal_mask, lengths_to_valid
-from asr.nn.positional import absolute_positions
+from transduce.asr.nn.attention import MultiHeadAttention
+from transduce.asr.nn.feed_forward import FeedForward
+from transduce.asr.nn.masks import causal_mask, lengths_to_valid
+from transduce.asr.nn.positional import absolute_positions
 
 __all__ = [
     "TransformerDecoderConfig",

@@ -23,9 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from asr.nn._cache import keep_last
-from asr.nn.masks import lengths_to_valid
+from transduce.asr.nn._cache import keep_last
+from transduce.asr.nn.masks import lengths_to_valid
 
 __all__ = ["ConvSubsampling", "SUBSAMPLING_KINDS"]
 

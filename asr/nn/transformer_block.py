@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from torch import Tensor, nn
-
-from asr.nn.attention import MultiHeadAttention
-from asr.nn.feed_forward import FeedForward
-from asr.nn.positional import RelPositions
+from transduce.asr.nn.attention import MultiHeadAttention
+from transduce.asr.nn.feed_forward import FeedForward
+from transduce.asr.nn.positional import RelPositions
 
 __all__ = ["TransformerBlockConfig", "TransformerEncoderBlock"]
 

@@ -18,9 +18,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.tokenizers.base import BLANK_ID, UNK_ID, UNK_TEXT, Tokenizer, TokenizerError, read_tokenizer_meta
-from asr.tokenizers.bpe import BpeTokenizer
-from asr.tokenizers.char import CharTokenizer
+from transduce.asr.tokenizers.base import (
+    BLANK_ID,
+    UNK_ID,
+    UNK_TEXT,
+    Tokenizer,
+    TokenizerError,
+    read_tokenizer_meta,
+)
+from transduce.asr.tokenizers.bpe import BpeTokenizer
+from transduce.asr.tokenizers.char import CharTokenizer
 
 __all__ = [
     "BLANK_ID",

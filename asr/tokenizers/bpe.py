@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sentencepiece as spm
-
-from asr.tokenizers.base import (
+from transduce.asr.tokenizers.base import (
     BLANK_ID,
     BLANK_PIECE,
     UNK_ID,

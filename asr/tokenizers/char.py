@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from asr.tokenizers.base import (
+from transduce.asr.tokenizers.base import (
     BLANK_PIECE,
     UNK_ID,
     UNK_PIECE,

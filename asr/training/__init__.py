@@ -1,6 +1,6 @@
 """Training: `TrainConfig` (YAML/JSON), the loop with exact resume and streaming validation, DDP, averaging.
 
-    from asr.training import load_train_config, train
+    from transduce.asr.training import load_train_config, train
     result = train(load_train_config("asr/training/configs/demo_fastconformer_tdt.yaml"))
 
 Example configs live in asr/training/configs/ (package data, `example_config(name)`).
@@ -8,10 +8,15 @@ Example configs live in asr/training/configs/ (package data, `example_config(nam
 
 from pathlib import Path
 
-from asr.training.averaging import average_checkpoints, average_state_dicts, last_checkpoints, write_average
-from asr.training.config import TrainConfig, load_train_config, model_config
-from asr.training.trainer import Trainer, TrainResult, train
-from asr.training.validation import ValidationResult, stream_decode, validate
+from transduce.asr.training.averaging import (
+    average_checkpoints,
+    average_state_dicts,
+    last_checkpoints,
+    write_average,
+)
+from transduce.asr.training.config import TrainConfig, load_train_config, model_config
+from transduce.asr.training.trainer import Trainer, TrainResult, train
+from transduce.asr.training.validation import ValidationResult, stream_decode, validate
 
 __all__ = [
     "TrainConfig",

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-
-from asr.checkpoint import CheckpointError, load_model, save_model
-from asr.training.checkpoints import list_checkpoints
+from transduce.asr.checkpoint import CheckpointError, load_model, save_model
+from transduce.asr.training.checkpoints import list_checkpoints
 
 __all__ = ["average_state_dicts", "average_checkpoints", "last_checkpoints", "write_average"]
 

@@ -12,15 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from asr.config import ConfigError
-from asr.data.dataset import DatasetConfig, SpeechDataset
-from asr.data.manifest import ManifestEntry, scan_manifest
-from asr.data.sampler import BucketingBatchSampler, BucketingConfig
-from asr.features import FeatureStats
-from asr.models.asr_model import ASRModel
-from asr.tokenizers import BpeTokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
-from asr.training.config import DataSettings, OptimSettings, TokenizerSettings, TrainConfig, model_config
+from transduce.asr.config import ConfigError
+from transduce.asr.data.dataset import DatasetConfig, SpeechDataset
+from transduce.asr.data.manifest import ManifestEntry, scan_manifest
+from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
+from transduce.asr.features import FeatureStats
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.tokenizers import BpeTokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
+from transduce.asr.training.config import (
+    DataSettings,
+    OptimSettings,
+    TokenizerSettings,
+    TrainConfig,
+    model_config,
+)
 
 __all__ = ["read_entries", "train_tokenizer", "build_model", "make_dataset",
            "make_sampler", "feature_stats", "build_optimizer"]

@@ -18,9 +18,8 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from asr.checkpoint import CONFIG_FILE, save_model
-from asr.tokenizers import Tokenizer
+from transduce.asr.checkpoint import CONFIG_FILE, save_model
+from transduce.asr.tokenizers import Tokenizer
 
 __all__ = [
     "CHECKPOINTS_DIR",

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from asr.config import ConfigError, from_dict, to_dict
-from asr.data.augment import AugmentConfig
-from asr.features import SpecAugmentConfig
-from asr.models.asr_model import ASRModelConfig
+from transduce.asr.config import ConfigError, from_dict, to_dict
+from transduce.asr.data.augment import AugmentConfig
+from transduce.asr.features import SpecAugmentConfig
+from transduce.asr.models.asr_model import ASRModelConfig
 
 __all__ = [
     "TokenizerSettings",

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-from asr.checkpoint import CONFIG_FILE, CheckpointError, load_model, save_model
-from asr.training.averaging import average_checkpoints
-from asr.training.checkpoints import list_checkpoints
+from transduce.asr.checkpoint import CONFIG_FILE, CheckpointError, load_model, save_model
+from transduce.asr.training.averaging import average_checkpoints
+from transduce.asr.training.checkpoints import list_checkpoints
 
 __all__ = ["ExportReport", "export_model"]
 

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-
-from asr.data.dataset import Batch, SpeechDataset
-from asr.data.loader import seed_worker
-from asr.data.sampler import BucketingBatchSampler
-from asr.training.rng import derive_seed
+from transduce.asr.data.dataset import Batch, SpeechDataset
+from transduce.asr.data.loader import seed_worker
+from transduce.asr.data.sampler import BucketingBatchSampler
+from transduce.asr.training.rng import derive_seed
 
 __all__ = ["TrainLoader"]
 

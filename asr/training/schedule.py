@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
-
-from asr.training.config import OptimSettings
+from transduce.asr.training.config import OptimSettings
 
 __all__ = ["learning_rate", "set_learning_rate"]
 

@@ -23,14 +23,13 @@ from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-
-from asr.checkpoint import TOKENIZER_DIR, load_model
-from asr.config import ConfigError
-from asr.data.dataset import Batch
-from asr.tokenizers import Tokenizer, load_tokenizer
-from asr.training import distributed as D
-from asr.training.averaging import last_checkpoints, write_average
-from asr.training.build import (
+from transduce.asr.checkpoint import TOKENIZER_DIR, load_model
+from transduce.asr.config import ConfigError
+from transduce.asr.data.dataset import Batch
+from transduce.asr.tokenizers import Tokenizer, load_tokenizer
+from transduce.asr.training import distributed as D
+from transduce.asr.training.averaging import last_checkpoints, write_average
+from transduce.asr.training.build import (
     build_model,
     build_optimizer,
     feature_stats,
@@ -39,13 +38,18 @@ from asr.training.build import (
     read_entries,
     train_tokenizer,
 )
-from asr.training.checkpoints import clean_staging, latest_checkpoint, load_trainer_state, save_checkpoint
-from asr.training.config import TrainConfig, config_dict
-from asr.training.loader import TrainLoader
-from asr.training.metrics_log import IntervalMeter, MetricsLog, format_train_line
-from asr.training.rng import capture_rng, derive_seed, restore_rng, seed_everything
-from asr.training.schedule import learning_rate, set_learning_rate
-from asr.training.validation import ValidationResult, validate
+from transduce.asr.training.checkpoints import (
+    clean_staging,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+)
+from transduce.asr.training.config import TrainConfig, config_dict
+from transduce.asr.training.loader import TrainLoader
+from transduce.asr.training.metrics_log import IntervalMeter, MetricsLog, format_train_line
+from transduce.asr.training.rng import capture_rng, derive_seed, restore_rng, seed_everything
+from transduce.asr.training.schedule import learning_rate, set_learning_rate
+from transduce.asr.training.validation import ValidationResult, validate
 
 __all__ = ["TrainResult", "Trainer", "train"]
 

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-
-from asr.data.dataset import Batch, SpeechDataset, collate
-from asr.metrics import ErrorReport, error_report
-from asr.models.asr_model import ASRModel
-from asr.stream_decode import greedy_decoder, stream_decode
+from transduce.asr.data.dataset import Batch, SpeechDataset, collate
+from transduce.asr.metrics import ErrorReport, error_report
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.stream_decode import greedy_decoder, stream_decode
 
 __all__ = ["ValidationResult", "greedy_decoder", "stream_decode", "validate"]
 

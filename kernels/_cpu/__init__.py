@@ -22,7 +22,7 @@ returned: no second (B, T, U+1, V) tensor is allocated. The numba DPs are import
 
 from __future__ import annotations
 
-from kernels._cpu.rnnt import rnnt_loss_and_grad
-from kernels._cpu.tdt import tdt_loss_and_grad
+from transduce.kernels._cpu.rnnt import rnnt_loss_and_grad
+from transduce.kernels._cpu.tdt import tdt_loss_and_grad
 
 __all__ = ["rnnt_loss_and_grad", "tdt_loss_and_grad"]

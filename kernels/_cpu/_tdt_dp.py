@@ -15,8 +15,7 @@ import math
 
 import numba
 import numpy as np
-
-from kernels._cpu._rnnt_dp import _logaddexp
+from transduce.kernels._cpu._rnnt_dp import _logaddexp
 
 __all__ = ["tdt_lattice_posteriors"]
 

@@ -15,8 +15,7 @@ import math
 import numba
 import numpy as np
 import torch
-
-from kernels._cpu._threads import sync_numba_threads
+from transduce.kernels._cpu._threads import sync_numba_threads
 
 __all__ = ["mutual_information"]
 

@@ -10,8 +10,7 @@ with s = 1 + fastemit_lambda, then clamps it. Padding is exactly 0.
 from __future__ import annotations
 
 import torch
-
-from kernels._cpu._joint import (
+from transduce.kernels._cpu._joint import (
     exp_shifted,
     finish_gradient,
     frame_chunks,
@@ -79,8 +78,8 @@ def rnnt_loss_and_grad(
 
     See kernels._cpu for the contract; inputs are validated by the public API.
     """
-    from kernels._cpu._rnnt_dp import rnnt_lattice_posteriors
-    from kernels._cpu._threads import sync_numba_threads
+    from transduce.kernels._cpu._rnnt_dp import rnnt_lattice_posteriors
+    from transduce.kernels._cpu._threads import sync_numba_threads
 
     sync_numba_threads()
     work = work_logits(logits)

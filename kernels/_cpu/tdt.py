@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from kernels._cpu._joint import (
+from transduce.kernels._cpu._joint import (
     exp_shifted,
     finish_gradient,
     frame_chunks,
@@ -85,8 +84,8 @@ def tdt_loss_and_grad(
 
     See kernels._cpu for the contract; inputs are validated by the public API.
     """
-    from kernels._cpu._tdt_dp import tdt_lattice_posteriors
-    from kernels._cpu._threads import sync_numba_threads
+    from transduce.kernels._cpu._tdt_dp import tdt_lattice_posteriors
+    from transduce.kernels._cpu._threads import sync_numba_threads
 
     sync_numba_threads()
     work = work_logits(logits)

@@ -12,8 +12,8 @@ optionally into the logits' own buffer. Kernels use only tl APIs stable since Tr
 
 from __future__ import annotations
 
-from kernels._triton.mi import mutual_information
-from kernels._triton.rnnt import rnnt_loss_and_grad
-from kernels._triton.tdt import tdt_loss_and_grad
+from transduce.kernels._triton.mi import mutual_information
+from transduce.kernels._triton.rnnt import rnnt_loss_and_grad
+from transduce.kernels._triton.tdt import tdt_loss_and_grad
 
 __all__ = ["mutual_information", "rnnt_loss_and_grad", "tdt_loss_and_grad"]

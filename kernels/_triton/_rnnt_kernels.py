@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import triton
 import triton.language as tl
-
-from kernels._triton._common import logaddexp, row_block, row_logsumexp
+from transduce.kernels._triton._common import logaddexp, row_block, row_logsumexp
 
 __all__ = ["rnnt_gather_kernel", "rnnt_dp_kernel", "rnnt_grad_kernel"]
 

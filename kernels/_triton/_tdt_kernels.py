@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import triton
 import triton.language as tl
-
-from kernels._triton._common import logaddexp, row_block, row_logsumexp
+from transduce.kernels._triton._common import logaddexp, row_block, row_logsumexp
 
 __all__ = ["tdt_gather_kernel", "tdt_dp_kernel", "tdt_grad_kernel"]
 

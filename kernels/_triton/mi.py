@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-
-from kernels._triton._common import NEG_INF, acc_dtype, dp_block, logaddexp
+from transduce.kernels._triton._common import NEG_INF, acc_dtype, dp_block, logaddexp
 
 __all__ = ["mutual_information"]
 

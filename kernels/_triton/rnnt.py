@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 import triton
-
-from kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
-from kernels._triton._rnnt_kernels import (
+from transduce.kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
+from transduce.kernels._triton._rnnt_kernels import (
     rnnt_dp_kernel,
     rnnt_gather_kernel,
     rnnt_grad_kernel,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 import triton
-
-from kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
-from kernels._triton._tdt_kernels import tdt_dp_kernel, tdt_gather_kernel, tdt_grad_kernel
+from transduce.kernels._triton._common import NEG_INF, acc_dtype, dp_block, int_arg, row_blocks
+from transduce.kernels._triton._tdt_kernels import tdt_dp_kernel, tdt_gather_kernel, tdt_grad_kernel
 
 __all__ = ["tdt_loss_and_grad"]
 

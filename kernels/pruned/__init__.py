@@ -8,9 +8,9 @@ end_symbol, end_frame), default (0, 0, S, T). Paper: "Pruned RNN-T for fast, mem
 training" (Kuang et al., 2022). Backends: numba on CPU, Triton on CUDA, float64 reference on request.
 """
 
-from kernels.pruned._losses import rnnt_loss_pruned, rnnt_loss_simple, rnnt_loss_smoothed
-from kernels.pruned._mi import mutual_information_recursion
-from kernels.pruned._ranges import do_rnnt_pruning, get_prune_ranges
+from transduce.kernels.pruned._losses import rnnt_loss_pruned, rnnt_loss_simple, rnnt_loss_smoothed
+from transduce.kernels.pruned._mi import mutual_information_recursion
+from transduce.kernels.pruned._ranges import do_rnnt_pruning, get_prune_ranges
 
 __all__ = [
     "mutual_information_recursion",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import torch
-
-from kernels.pruned._checks import (
+from transduce.kernels.pruned._checks import (
     check_reduction,
     check_rnnt_type,
     check_symbols,
@@ -12,8 +11,8 @@ from kernels.pruned._checks import (
     make_boundary,
     reduce,
 )
-from kernels.pruned._logprobs import finish_px, pruned_logprobs, simple_logprobs, smoothed_logprobs
-from kernels.pruned._mi import mutual_information_recursion
+from transduce.kernels.pruned._logprobs import finish_px, pruned_logprobs, simple_logprobs, smoothed_logprobs
+from transduce.kernels.pruned._mi import mutual_information_recursion
 
 __all__ = ["rnnt_loss_simple", "rnnt_loss_smoothed", "rnnt_loss_pruned"]
 

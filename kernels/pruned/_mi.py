@@ -6,14 +6,13 @@ import importlib
 from collections.abc import Callable
 
 import torch
-
-from kernels._dispatch import resolve_backend
-from kernels.pruned._checks import make_boundary
+from transduce.kernels._dispatch import resolve_backend
+from transduce.kernels.pruned._checks import make_boundary
 
 __all__ = ["mutual_information_recursion"]
 
 _Impl = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
-_IMPL_MODULES = {"cpu": "kernels._cpu.mutual_information", "triton": "kernels._triton"}
+_IMPL_MODULES = {"cpu": "transduce.kernels._cpu.mutual_information", "triton": "transduce.kernels._triton"}
 
 
 class _MutualInformation(torch.autograd.Function):
@@ -75,7 +74,7 @@ def mutual_information_recursion(
     boundary = make_boundary(boundary, B, S, T, px.device)
     name = resolve_backend(px.device, backend)
     if name == "reference":
-        ref = importlib.import_module("kernels.reference")
+        ref = importlib.import_module("transduce.kernels.reference")
         return ref.mutual_information_recursion(px, py, boundary, return_grad)
     impl: _Impl = importlib.import_module(_IMPL_MODULES[name]).mutual_information
     mi, px_grad, py_grad = _MutualInformation.apply(px, py, boundary, impl)

@@ -6,10 +6,10 @@ and results come back in the input dtype on the input device. Tests compare ever
 these; `kernels.use_backend("reference")` routes the public API here. Never on the hot path.
 """
 
-from kernels.reference._lattice import rnnt_lattice, tdt_lattice
-from kernels.reference._losses import ctc_loss, rnnt_loss, tdt_loss
-from kernels.reference._mi import mutual_information_recursion
-from kernels.reference._pruned import (
+from transduce.kernels.reference._lattice import rnnt_lattice, tdt_lattice
+from transduce.kernels.reference._losses import ctc_loss, rnnt_loss, tdt_loss
+from transduce.kernels.reference._mi import mutual_information_recursion
+from transduce.kernels.reference._pruned import (
     do_rnnt_pruning,
     get_prune_ranges,
     rnnt_loss_pruned,

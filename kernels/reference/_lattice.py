@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-
-from kernels.reference._common import NEG_INF, lse
+from transduce.kernels.reference._common import NEG_INF, lse
 
 __all__ = ["rnnt_lattice", "tdt_lattice"]
 

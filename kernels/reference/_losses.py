@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-
-from kernels.reference._common import (
+from transduce.kernels.reference._common import (
     NEG_INF,
     check_blank,
     check_lengths,
@@ -25,7 +24,7 @@ from kernels.reference._common import (
     per_utterance_loss,
     reduce,
 )
-from kernels.reference._lattice import RNNT_TYPES, rnnt_lattice, tdt_lattice
+from transduce.kernels.reference._lattice import RNNT_TYPES, rnnt_lattice, tdt_lattice
 
 __all__ = ["rnnt_loss", "tdt_loss", "ctc_loss"]
 

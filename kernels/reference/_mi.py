@@ -7,8 +7,7 @@ batch; gradients (the arc occupations) come from autograd. Never on the hot path
 from __future__ import annotations
 
 import torch
-
-from kernels.reference._common import NEG_INF, lse
+from transduce.kernels.reference._common import NEG_INF, lse
 
 __all__ = ["mutual_information_recursion", "check_mi_lattice", "full_boundary"]
 

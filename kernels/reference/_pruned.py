@@ -9,10 +9,9 @@ oracle for tiny shapes only. boundary (B, 4) = (s_begin, t_begin, s_end, t_end),
 from __future__ import annotations
 
 import torch
-
-from kernels.reference._common import check_reduction, reduce
-from kernels.reference._lattice import RNNT_TYPES
-from kernels.reference._mi import full_boundary, mutual_information_recursion
+from transduce.kernels.reference._common import check_reduction, reduce
+from transduce.kernels.reference._lattice import RNNT_TYPES
+from transduce.kernels.reference._mi import full_boundary, mutual_information_recursion
 
 __all__ = [
     "rnnt_loss_simple",

@@ -5,8 +5,7 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-
-from asr.audio import (
+from transduce.asr.audio import (
     SAMPLE_RATE,
     AudioDecodeError,
     AudioError,

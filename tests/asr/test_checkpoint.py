@@ -17,13 +17,19 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transduce.asr.checkpoint import (
+    CheckpointError,
+    bundled_model_path,
+    bundled_models,
+    load_model,
+    save_model,
+)
+from transduce.asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from transduce.asr.features import FeatureNormalizer
+from transduce.asr.models import register_model
+from transduce.asr.tokenizers import BpeTokenizer, CharTokenizer
 
-import asr
-from asr.checkpoint import CheckpointError, bundled_model_path, bundled_models, load_model, save_model
-from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
-from asr.features import FeatureNormalizer
-from asr.models import register_model
-from asr.tokenizers import BpeTokenizer, CharTokenizer
+from transduce import asr
 
 FEAT = 12
 TEXT = ["the quick brown fox jumps over the lazy dog", "a cat sat on the mat, did it?", "hello world"] * 20

@@ -5,8 +5,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
-
-from asr.config import ConfigError, from_dict, load_json, save_json, to_dict
+from transduce.asr.config import ConfigError, from_dict, load_json, save_json, to_dict
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from transduce.asr import save_model
+from transduce.asr.audio import load_audio, sample_path, sample_transcript
+from transduce.asr.data.manifest import ManifestEntry, write_manifest
+from transduce.asr.encoders import ConformerConfig
+from transduce.asr.evaluation import EvalConfig, evaluate
+from transduce.asr.features import compute_fbank
+from transduce.asr.losses import TDTLossConfig
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, transducer_heads
+from transduce.asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
+from transduce.asr.tokenizers import CharTokenizer
 
-from asr import save_model
-from asr.audio import load_audio, sample_path, sample_transcript
-from asr.cli import main
-from asr.data.manifest import ManifestEntry, write_manifest
-from asr.encoders import ConformerConfig
-from asr.evaluation import EvalConfig, evaluate
-from asr.features import compute_fbank
-from asr.losses import TDTLossConfig
-from asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, transducer_heads
-from asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
-from asr.tokenizers import CharTokenizer
+from transduce.cli import main
 
 TOK = CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz'"))
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from asr.audio import load_audio, sample_path
-from asr.features import (
+from transduce.asr.audio import load_audio, sample_path
+from transduce.asr.features import (
     FbankConfig,
     FeatureNormalizer,
     FeatureStats,
@@ -72,7 +71,7 @@ def test_config_sizes_and_validation():
 
 
 def test_configs_serialise():
-    from asr.config import from_dict, to_dict
+    from transduce.asr.config import from_dict, to_dict
 
     cfg = FbankConfig(window="hamming", num_mel_bins=40)
     assert from_dict(FbankConfig, to_dict(cfg)) == cfg
@@ -326,7 +325,7 @@ def test_specaugment_is_reproducible_with_a_generator():
 
 
 def test_cli_summarises_the_sample(capsys):
-    from asr.cli import main
+    from transduce.cli import main
 
     assert main(["features", str(sample_path())]) == 0
     out = capsys.readouterr().out
@@ -336,7 +335,7 @@ def test_cli_summarises_the_sample(capsys):
 def test_cli_json(capsys):
     import json
 
-    from asr.cli import main
+    from transduce.cli import main
 
     assert main(["features", str(sample_path()), str(sample_path()), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -347,7 +346,7 @@ def test_cli_json(capsys):
 
 
 def test_cli_missing_and_unreadable_files_exit_2(tmp_path, capsys):
-    from asr.cli import main
+    from transduce.cli import main
 
     missing = tmp_path / "missing.wav"
     assert main(["features", str(missing)]) == 2

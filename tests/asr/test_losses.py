@@ -12,10 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import kernels
-from asr.config import from_dict, to_dict
-from asr.losses import (
+from transduce.asr.config import from_dict, to_dict
+from transduce.asr.losses import (
     CTCLoss,
     CTCLossConfig,
     PrunedRNNTLoss,
@@ -25,7 +23,9 @@ from asr.losses import (
     TDTLoss,
     TDTLossConfig,
 )
-from kernels import reference as ref
+from transduce.kernels import reference as ref
+
+from transduce import kernels
 
 RTOL, ATOL = 1e-5, 1e-4
 T_LENS, U_LENS = [6, 3, 1, 5], [4, 2, 0, 3]

@@ -4,8 +4,7 @@ import functools
 import random
 
 import pytest
-
-from asr.metrics import ErrorCounts, align, cer, chars, edit_distance, error_report, wer, words
+from transduce.asr.metrics import ErrorCounts, align, cer, chars, edit_distance, error_report, wer, words
 
 
 def _brute(a: str | tuple, b: str | tuple) -> int:

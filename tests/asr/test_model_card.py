@@ -12,16 +12,16 @@ import json
 import pytest
 import torch
 from safetensors import safe_open
+from transduce.asr import load_model, save_model
+from transduce.asr.audio import load_audio, sample_path, sample_transcript
+from transduce.asr.data.manifest import ManifestEntry, write_manifest
+from transduce.asr.encoders import ConformerConfig
+from transduce.asr.evaluation import EvalConfig, evaluate
+from transduce.asr.model_card import TODO, render_model_card, write_model_card
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig
+from transduce.asr.tokenizers import CharTokenizer
 
-from asr import load_model, save_model
-from asr.audio import load_audio, sample_path, sample_transcript
-from asr.cli import main
-from asr.data.manifest import ManifestEntry, write_manifest
-from asr.encoders import ConformerConfig
-from asr.evaluation import EvalConfig, evaluate
-from asr.model_card import TODO, render_model_card, write_model_card
-from asr.models.asr_model import ASRModel, ASRModelConfig
-from asr.tokenizers import CharTokenizer
+from transduce.cli import main
 
 SYNTH = {
     "config": {"hours": 10.0, "seed": 1, "dev_fraction": 0.05, "test_fraction": 0.05,

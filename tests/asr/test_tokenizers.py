@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import sentencepiece as spm
-
-from asr.tokenizers import (
+from transduce.asr.tokenizers import (
     BLANK_ID,
     UNK_ID,
     UNK_TEXT,

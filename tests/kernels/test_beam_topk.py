@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from kernels._dispatch import triton_interpreted, use_backend
-from kernels.beam import log_softmax_topk
+from transduce.kernels._dispatch import triton_interpreted, use_backend
+from transduce.kernels.beam import log_softmax_topk
 
 
 def _reference(logits, k):

@@ -11,8 +11,7 @@ import itertools
 
 import pytest
 import torch
-
-from kernels import reference as ref
+from transduce.kernels import reference as ref
 
 BLANK = 0
 

@@ -13,9 +13,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
-from kernels import reference as ref
-from kernels.ctc import ctc_loss
+from transduce.kernels import reference as ref
+from transduce.kernels.ctc import ctc_loss
 
 RTOL, ATOL = 1e-5, 1e-4
 

@@ -11,8 +11,7 @@ import math
 
 import pytest
 import torch
-
-from kernels import (
+from transduce.kernels import (
     do_rnnt_pruning,
     get_prune_ranges,
     mutual_information_recursion,
@@ -20,7 +19,7 @@ from kernels import (
     rnnt_loss_simple,
     rnnt_loss_smoothed,
 )
-from kernels import reference as ref
+from transduce.kernels import reference as ref
 
 TYPES = ["regular", "modified"]
 

@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
-from kernels import reference as ref
+from transduce.kernels import reference as ref
 
 TYPES = ["regular", "modified"]
 f64 = dict(dtype=torch.float64)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numba
 import pytest
 import torch
-
-from kernels import reference as ref
-from kernels.rnnt import rnnt_loss
+from transduce.kernels import reference as ref
+from transduce.kernels.rnnt import rnnt_loss
 
 RTOL, ATOL = 1e-5, 1e-4
 OPTIONS = [  # (fastemit_lambda, delay_penalty, clamp)

@@ -11,9 +11,8 @@ import math
 
 import pytest
 import torch
-
-from kernels import reference as ref
-from kernels.tdt import tdt_loss
+from transduce.kernels import reference as ref
+from transduce.kernels.tdt import tdt_loss
 
 RTOL, ATOL = 1e-5, 1e-4
 DURATION_SETS = [[0, 1, 2, 3, 4], [1, 2], [0, 2, 4], [0, 1], [3, 1]]

@@ -14,18 +14,17 @@ import sys
 
 import pytest
 import torch
-
-import kernels._cpu as cpu
-from kernels import reference
-from kernels._cpu.mutual_information import mutual_information as cpu_mi
-from kernels._dispatch import triton_interpreted
-from kernels.pruned import mutual_information_recursion, rnnt_loss_simple
-from kernels.rnnt import rnnt_loss
-from kernels.tdt import tdt_loss
+import transduce.kernels._cpu as cpu
+from transduce.kernels import reference
+from transduce.kernels._cpu.mutual_information import mutual_information as cpu_mi
+from transduce.kernels._dispatch import triton_interpreted
+from transduce.kernels.pruned import mutual_information_recursion, rnnt_loss_simple
+from transduce.kernels.rnnt import rnnt_loss
+from transduce.kernels.tdt import tdt_loss
 
 if not (torch.cuda.is_available() or triton_interpreted()):
     pytest.skip("needs CUDA or TRITON_INTERPRET=1", allow_module_level=True)
-tri = pytest.importorskip("kernels._triton")
+tri = pytest.importorskip("transduce.kernels._triton")
 
 # the interpreter evaluates log(0) = -inf for unreachable nodes with numpy, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
@@ -86,7 +85,7 @@ def test_rnnt_float64_and_other_blank_match_cpu_tightly():
 @pytest.mark.parametrize("n_v", [7, 9])
 def test_logits_passes_loop_over_several_vocabulary_blocks(monkeypatch, n_v):
     """With 4-column blocks V = 7 or 9 takes 2-3 blocks of the online log-sum-exp and the gradient."""
-    import kernels._triton._common as common
+    import transduce.kernels._triton._common as common
 
     monkeypatch.setattr(common, "_MAX_BLOCK_V", 4)
     x, y, t_lens, u_lens = _batch(2, 4, 3, n_v, [4, 2], [3, 1], n_extra=2)
@@ -315,7 +314,7 @@ _COMPILE_SCRIPT = """
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from kernels._triton import _rnnt_kernels as R, _tdt_kernels as D, mi as M
+from transduce.kernels._triton import _rnnt_kernels as R, _tdt_kernels as D, mi as M
 
 INT_PTRS = {"tgt_ptr", "t_lens", "u_lens", "durs", "bnd_ptr"}
 FLOATS = {"delay", "sigma", "label_scale", "clamp"}

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import soundfile as sf
-
-from service.protos import asr_pb2
+from transduce.service.protos import asr_pb2
 
 __all__ = ["ALLOWED", "Outcome", "make_case", "run_case"]
 

@@ -13,15 +13,14 @@ import numpy as np
 import soundfile as sf
 import torch
 from streaming_helpers import speechlike, tiny_model  # noqa: F401 - speechlike is re-exported
-
-from asr.audio import load_audio
-from asr.checkpoint import load_model, save_model
-from asr.decoding import DecodingResult, to_result
-from asr.features import compute_fbank
-from asr.models.asr_model import ASRModel
-from asr.stream_decode import greedy_decoder, make_decoder, offline_hypotheses
-from service.protos import asr_pb2, asr_pb2_grpc
-from service.server import ServerConfig, serve
+from transduce.asr.audio import load_audio
+from transduce.asr.checkpoint import load_model, save_model
+from transduce.asr.decoding import DecodingResult, to_result
+from transduce.asr.features import compute_fbank
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.stream_decode import greedy_decoder, make_decoder, offline_hypotheses
+from transduce.service.protos import RecognizerStub, asr_pb2
+from transduce.service.server import ServerConfig, serve
 
 RATE = 16000
 ENDPOINTING_OFF = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=-1,
@@ -170,7 +169,7 @@ async def live_server(models: dict, **cfg):
     server = await serve(models, ServerConfig(host="127.0.0.1", port=0, **cfg))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:
-        yield server, asr_pb2_grpc.RecognizerStub(channel), channel
+        yield server, RecognizerStub(channel), channel
     finally:
         await channel.close()
         await server.stop(0)

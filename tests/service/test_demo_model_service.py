@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from service_helpers import audio_requests, live_server, stream_call, stream_in_two_halves, streaming_config
+from transduce.asr.audio import load_audio
+from transduce.asr.checkpoint import bundled_models
+from transduce.asr.data.espeak import espeak_available
+from transduce.asr.data.synth import UtteranceSpec, render
+from transduce.asr.metrics import wer
+from transduce.service.protos import asr_pb2
+from transduce.streaming import Recognizer
 
-import asr
-from asr.audio import load_audio
-from asr.checkpoint import bundled_models
-from asr.data.espeak import espeak_available
-from asr.data.synth import UtteranceSpec, render
-from asr.metrics import wer
-from service.protos import asr_pb2
-from streaming import Recognizer
+from transduce import asr
 
 pytestmark = pytest.mark.skipif("demo" not in bundled_models(), reason="no demo model is bundled")
 SAMPLE = Path(asr.__file__).parent / "assets" / "sample.wav"
@@ -98,7 +98,7 @@ def test_two_spoken_utterances_give_two_finals_with_word_times_inside_them(demo)
 
 def test_cli_python_api_and_service_finals_agree_on_files(demo, tmp_path):
     """transduce transcribe rows == Recognizer.transcribe == the gRPC finals (endpointing off)."""
-    from asr.cli import main as cli_main
+    from transduce.cli import main as cli_main
 
     sample = load_audio(SAMPLE, 16000)
     paths = []

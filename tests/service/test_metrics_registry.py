@@ -9,8 +9,7 @@ import re
 
 import numpy as np
 import pytest
-
-from service.metrics import Registry, start_metrics_http
+from transduce.service.metrics import Registry, start_metrics_http
 
 _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 

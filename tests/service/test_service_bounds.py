@@ -27,9 +27,8 @@ from service_helpers import (
     until,
     wav_bytes,
 )
-
-from service.protos import asr_pb2, asr_pb2_grpc
-from streaming import SchedulerConfig
+from transduce.service.protos import RecognizerStub, asr_pb2
+from transduce.streaming import SchedulerConfig
 
 INVALID, NOT_FOUND, OUT_OF_RANGE = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                     grpc.StatusCode.OUT_OF_RANGE)
@@ -184,7 +183,7 @@ def test_a_client_that_does_not_read_gets_every_final_and_few_partials(model):
         async with live_server({"tiny": model}, scheduler=queue) as (server, *_):
             small_window = [("grpc.http2.lookahead_bytes", 1024), ("grpc.http2.bdp_probe", 0)]
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=small_window)
-            call = asr_pb2_grpc.RecognizerStub(channel).StreamingRecognize()
+            call = RecognizerStub(channel).StreamingRecognize()
             for r in [streaming_config()] + audio_requests(pcm16(audio), chunk=1280):
                 await asyncio.wait_for(call.write(r), 10)
             await call.done_writing()

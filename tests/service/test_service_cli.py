@@ -15,12 +15,11 @@ import sys
 import grpc
 import pytest
 from service_helpers import ENDPOINTING_OFF, load, offline_text, speechlike, tiny_model_dir, wav_bytes
-
-from service.client import StreamOptions, stream_file
-from service.protos import asr_pb2, asr_pb2_grpc
+from transduce.service.client import StreamOptions, stream_file
+from transduce.service.protos import RecognizerStub, asr_pb2
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-CLI = [sys.executable, "-m", "asr.cli"]
+CLI = [sys.executable, "-m", "transduce"]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +80,7 @@ def test_client_helper_and_sigterm_delivers_the_final_then_exits(server, model_d
                 await asyncio.sleep(0.3)
                 async with grpc.aio.insecure_channel(target) as channel:
                     try:
-                        await asr_pb2_grpc.RecognizerStub(channel).ListModels(asr_pb2.ListModelsRequest(),
+                        await RecognizerStub(channel).ListModels(asr_pb2.ListModelsRequest(),
                                                                               timeout=2)
                         refused = None
                     except grpc.aio.AioRpcError as e:

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from service_helpers import pcm16, speechlike, wav_bytes
 from streaming_helpers import tiny_model
-
-from asr.audio import PCMFormatError
-from service.audio_in import split_wav_header
-from service.bounds import RequestBounds, check_config
-from service.convert import error_status, session_config
-from service.errors import RequestError
-from service.protos import asr_pb2
-from streaming import SessionFailedError, StreamTooLongError
+from transduce.asr.audio import PCMFormatError
+from transduce.service.audio_in import split_wav_header
+from transduce.service.bounds import RequestBounds, check_config
+from transduce.service.convert import error_status, session_config
+from transduce.service.errors import RequestError
+from transduce.service.protos import asr_pb2
+from transduce.streaming import SessionFailedError, StreamTooLongError
 
 MODEL = tiny_model("tdt", contexts=((6, 2), (6, 0)))
 

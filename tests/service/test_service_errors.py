@@ -24,8 +24,7 @@ from service_helpers import (
     until,
     wav_bytes,
 )
-
-from service.protos import asr_pb2
+from transduce.service.protos import asr_pb2
 
 
 @pytest.fixture(scope="module")

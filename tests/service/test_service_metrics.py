@@ -23,10 +23,9 @@ from service_helpers import (
     until,
 )
 from test_metrics_registry import parse
-
-from service.logs import LOG, configure_logging
-from service.observe import LATENCY_BUCKETS
-from service.protos import asr_pb2
+from transduce.service.logs import LOG, configure_logging
+from transduce.service.observe import LATENCY_BUCKETS
+from transduce.service.protos import asr_pb2
 
 
 @pytest.fixture(scope="module")

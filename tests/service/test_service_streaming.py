@@ -23,9 +23,8 @@ from service_helpers import (
     tiny_model_dir,
     wav_bytes,
 )
-
-from service.protos import asr_pb2
-from streaming import SchedulerConfig
+from transduce.service.protos import asr_pb2
+from transduce.streaming import SchedulerConfig
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,13 @@ import grpc
 import pytest
 from service_helpers import ENDPOINTING_OFF, load, offline_text, pcm16, speechlike, tiny_model_dir, wav_bytes
 from test_metrics_registry import parse
-
-from service.client import StreamOptions, stream_pcm16
-from service.server import ServerConfig, serve
+from transduce.service.client import StreamOptions, stream_pcm16
+from transduce.service.server import ServerConfig, serve
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a "
                                 "self-signed certificate (the cryptography package is not installed)")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-CLI = [sys.executable, "-m", "asr.cli"]
+CLI = [sys.executable, "-m", "transduce"]
 
 
 def self_signed(directory, name: str) -> tuple[str, str]:

@@ -19,8 +19,7 @@ from service_helpers import (
     wav_bytes,
 )
 from streaming_helpers import forced_blank_model, silence, tiny_model
-
-from service.protos import asr_pb2
+from transduce.service.protos import asr_pb2
 
 ENDPOINT = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=500, trailing_silence_no_speech_ms=1200,
                                      max_utterance_ms=20000)

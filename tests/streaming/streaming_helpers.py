@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from asr.decoding import (
+from transduce.asr.decoding import (
     CTCBeamConfig,
     CTCGreedyDecoder,
     CTCPrefixBeamSearch,
@@ -17,10 +16,10 @@ from asr.decoding import (
     TDTBeamSearch,
     TDTGreedyDecoder,
 )
-from asr.encoders import ConformerConfig
-from asr.features import compute_fbank
-from asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
-from asr.tokenizers import CharTokenizer
+from transduce.asr.encoders import ConformerConfig
+from transduce.asr.features import compute_fbank
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
+from transduce.asr.tokenizers import CharTokenizer
 
 TOKENIZER = CharTokenizer(list("abcd "))
 

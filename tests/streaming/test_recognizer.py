@@ -1,4 +1,4 @@
-"""The Python API `Recognizer` (asr.Recognizer): transcribe() and stream() against independent oracles.
+"""The Python API `Recognizer` (transduce.Recognizer): transcribe() and stream() against independent oracles.
 
 Oracle: `offline_hypothesis` (streaming_helpers): whole-utterance offline fbank, the encoder's
 offline forward under the same chunked context and a decoder built directly from asr.decoding, one
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
+from transduce.asr.checkpoint import CheckpointError
+from transduce.asr.decoding import to_result
+from transduce.streaming import EndpointConfig, Recognizer, SessionConfigError
 
-import asr
-from asr.checkpoint import CheckpointError
-from asr.decoding import to_result
-from streaming import EndpointConfig, Recognizer, SessionConfigError
+from transduce import asr
 
 NO_ENDPOINT = EndpointConfig(enabled=False)
 HEADS = {"tdt": ("tdt", True), "rnnt": ("rnnt", False), "ctc": ("none", True)}
@@ -244,9 +244,12 @@ def test_bad_settings_and_models_are_refused_by_name(model_dirs, tmp_path):
         r.stream(sample_rate=0)
 
 
-def test_asr_recognizer_is_the_streaming_class_and_import_asr_stays_light():
-    code = ("import sys, asr; assert 'streaming' not in sys.modules and 'torch' not in sys.modules; "
-            "from asr import Recognizer; import streaming; assert Recognizer is streaming.Recognizer")
+def test_facade_recognizer_is_the_streaming_class_and_imports_stay_light():
+    code = ("import sys, transduce, transduce.asr; assert 'torch' not in sys.modules; "
+            "assert 'transduce.streaming' not in sys.modules; "
+            "assert not hasattr(transduce.asr, 'Recognizer'); "
+            "from transduce import Recognizer, load_model, __version__; import transduce.streaming as s; "
+            "assert Recognizer is s.Recognizer and __version__")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -15,9 +15,8 @@ import weakref
 import numpy as np
 import pytest
 from streaming_helpers import feed_sizes, speechlike, tiny_model
-
-from asr.audio import NonFiniteAudioError, PCMFormatError
-from streaming import (
+from transduce.asr.audio import NonFiniteAudioError, PCMFormatError
+from transduce.streaming import (
     EndpointConfig,
     Scheduler,
     SchedulerConfig,

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from streaming_helpers import feed_sizes, forced_blank_model, offline_hypothesis, silence, speechlike
-
-from asr.decoding import Hypothesis
-from streaming import (
+from transduce.asr.decoding import Hypothesis
+from transduce.streaming import (
     END_OF_STREAM,
     RULE_AFTER_SPEECH,
     RULE_MAX_UTTERANCE,
@@ -24,7 +23,7 @@ from streaming import (
     SessionConfigError,
     decode_sessions,
 )
-from streaming.endpoint import RULE_NO_SPEECH, endpoint_rule, trailing_silence
+from transduce.streaming.endpoint import RULE_NO_SPEECH, endpoint_rule, trailing_silence
 
 SHIFT = 0.04
 

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import torch
 from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
-
-from asr.decoding import ContextGraph, TDTBeamConfig, TDTBeamSearch, to_result
-from asr.features import compute_fbank
-from streaming import EndpointConfig, Session, SessionConfig, decode_sessions
+from transduce.asr.decoding import ContextGraph, TDTBeamConfig, TDTBeamSearch, to_result
+from transduce.asr.features import compute_fbank
+from transduce.streaming import EndpointConfig, Session, SessionConfig, decode_sessions
 
 NO_ENDPOINT = EndpointConfig(enabled=False)
 

@@ -11,10 +11,9 @@ import pytest
 import soxr
 import torch
 from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
-
-from asr.audio import AudioError, NonFiniteAudioError, PCMFormatError
-from asr.features import FbankConfig, compute_fbank
-from streaming import (
+from transduce.asr.audio import AudioError, NonFiniteAudioError, PCMFormatError
+from transduce.asr.features import FbankConfig, compute_fbank
+from transduce.streaming import (
     EndpointConfig,
     Session,
     SessionClosedError,
@@ -23,7 +22,7 @@ from streaming import (
     StreamTooLongError,
     decode_sessions,
 )
-from streaming.frontend import AudioFrontend
+from transduce.streaming.frontend import AudioFrontend
 
 NO_ENDPOINT = EndpointConfig(enabled=False)
 

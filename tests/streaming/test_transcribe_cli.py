@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from streaming_helpers import speechlike, tiny_model
+from transduce.streaming import Recognizer
 
-import asr
-from asr.cli import main as cli_main
-from streaming import Recognizer
+from transduce import asr
+from transduce.cli import main as cli_main
 
 SCRIPT = str(Path(sys.executable).parent / "transduce")
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 from streaming_helpers import speechlike, tiny_model
+from transduce.streaming import Recognizer
+from transduce.streaming._batch_io import merge_parts, rank_part, rank_parts
+from transduce.streaming.transcripts import plan_batches
 
-import asr
-from asr.cli import main as cli_main
-from streaming import Recognizer
-from streaming._batch_io import merge_parts, rank_part, rank_parts
-from streaming.transcripts import plan_batches
+from transduce import asr
+from transduce.cli import main as cli_main
 
 BIN = Path(sys.executable).parent
 
@@ -122,7 +122,7 @@ def test_two_rank_torchrun_gives_the_one_process_result_set(corpus, tmp_path):
                           cwd=corpus, capture_output=True, text=True, timeout=180)
     assert done.returncode == 1, done.stderr  # the broken file
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                "-m", "asr.cli", "transcribe", *common, "--out", str(two)]
+                "-m", "transduce.cli", "transcribe", *common, "--out", str(two)]
     done = subprocess.run(torchrun, cwd=corpus, capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode != 0, done.stderr  # every rank reports the failed file

@@ -11,18 +11,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from asr import save_model
-from asr.audio import sample_transcript
-from asr.checkpoint import bundled_models
-from asr.encoders import ConformerConfig
-from asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
-from asr.tokenizers import CharTokenizer
+from transduce.asr import save_model
+from transduce.asr.audio import sample_transcript
+from transduce.asr.checkpoint import bundled_models
+from transduce.asr.encoders import ConformerConfig
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
+from transduce.asr.tokenizers import CharTokenizer
 
 
 def _transduce(*args: str) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("transduce")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "asr.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "transduce"]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120)
 
 

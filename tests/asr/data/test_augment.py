@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 import soundfile as sf
-
-from asr.data.augment import AugmentConfig, add_noise, augment, pink_noise, speed_perturb, white_noise
+from transduce.asr.data.augment import (
+    AugmentConfig,
+    add_noise,
+    augment,
+    pink_noise,
+    speed_perturb,
+    white_noise,
+)
 
 SR = 16000
 

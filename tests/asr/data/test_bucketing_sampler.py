@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 import pytest
-
-from asr.data.sampler import BucketingBatchSampler, BucketingConfig
+from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
 
 
 def _durations(n=300, seed=0):

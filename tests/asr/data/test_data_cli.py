@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from transduce.asr.data.espeak import espeak_available
+from transduce.asr.data.manifest import read_manifest
 
-from asr.cli import main
-from asr.data.espeak import espeak_available
-from asr.data.manifest import read_manifest
+from transduce.cli import main
 
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")

@@ -4,8 +4,13 @@ import json
 import os
 
 import pytest
-
-from asr.data.manifest import ManifestEntry, ManifestError, read_manifest, scan_manifest, write_manifest
+from transduce.asr.data.manifest import (
+    ManifestEntry,
+    ManifestError,
+    read_manifest,
+    scan_manifest,
+    write_manifest,
+)
 
 
 def _write_lines(path, lines):

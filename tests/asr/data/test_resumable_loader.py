@@ -3,13 +3,12 @@
 import numpy as np
 import soundfile as sf
 import torch
-
-from asr.data.augment import AugmentConfig
-from asr.data.dataset import DatasetConfig, SpeechDataset
-from asr.data.loader import ResumableLoader
-from asr.data.manifest import ManifestEntry
-from asr.data.sampler import BucketingBatchSampler, BucketingConfig
-from asr.tokenizers import CharTokenizer
+from transduce.asr.data.augment import AugmentConfig
+from transduce.asr.data.dataset import DatasetConfig, SpeechDataset
+from transduce.asr.data.loader import ResumableLoader
+from transduce.asr.data.manifest import ManifestEntry
+from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
+from transduce.asr.tokenizers import CharTokenizer
 
 SR = 16000
 

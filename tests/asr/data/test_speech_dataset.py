@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
-from asr.data.augment import AugmentConfig
-from asr.data.dataset import DatasetConfig, SpeechDataset, collate, load_segment
-from asr.data.manifest import ManifestEntry
-from asr.tokenizers import CharTokenizer
+from transduce.asr.data.augment import AugmentConfig
+from transduce.asr.data.dataset import DatasetConfig, SpeechDataset, collate, load_segment
+from transduce.asr.data.manifest import ManifestEntry
+from transduce.asr.tokenizers import CharTokenizer
 
 SR = 16000
 TOK = CharTokenizer(list(" 'abcdefghijklmnopqrstuvwxyz"))

@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
-from asr.data.espeak import espeak, espeak_available
-from asr.data.manifest import read_manifest
-from asr.data.synth import SPLITS, SynthConfig, VoiceSplits, plan_utterance, synthesize_corpus
-from asr.data.textgen import TRANSCRIPT_ALPHABET
+from transduce.asr.data.espeak import espeak, espeak_available
+from transduce.asr.data.manifest import read_manifest
+from transduce.asr.data.synth import SPLITS, SynthConfig, VoiceSplits, plan_utterance, synthesize_corpus
+from transduce.asr.data.textgen import TRANSCRIPT_ALPHABET
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 TINY = SynthConfig(hours=None, max_utterances=6, seed=3)

@@ -3,9 +3,13 @@
 import random
 
 import pytest
-
-from asr.data import verbalize as vb
-from asr.data.textgen import CATEGORY_WEIGHTS, bundled_sentences, generate_text, normalize_transcript
+from transduce.asr.data import verbalize as vb
+from transduce.asr.data.textgen import (
+    CATEGORY_WEIGHTS,
+    bundled_sentences,
+    generate_text,
+    normalize_transcript,
+)
 
 _SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
                                      "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}

@@ -61,7 +61,7 @@ def decode_in_chunks(decoder, x, x_lens, bounds, **init_kw):
 def tiny_transducer(vocab: int, kind: str = "lstm", durations: tuple[int, ...] = (), enc_dim: int = 5,
                     seed: int = 0, sharpness: float = 2.0):
     """A random predictor + joiner (eval mode) with sharpened output logits."""
-    from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
+    from transduce.asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
 
     torch.manual_seed(seed)
     pred = Predictor(PredictorConfig(vocab, embed_dim=6, kind=kind, hidden=7, context_size=2, dropout=0.0))

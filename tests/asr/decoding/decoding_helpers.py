@@ -9,9 +9,8 @@ import random
 import pytest
 import torch
 from torch import Tensor
-
-from asr.decoding import Decoder, Hypothesis
-from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
+from transduce.asr.decoding import Decoder, Hypothesis
+from transduce.asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
 
 ENC_DIM = 6
 

@@ -8,8 +8,7 @@ import math
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from asr.decoding._beam_common import merge_equal
+from transduce.asr.decoding._beam_common import merge_equal
 
 NEG_INF = float("-inf")
 

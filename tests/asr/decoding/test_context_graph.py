@@ -4,9 +4,8 @@ import random
 
 import pytest
 import torch
-
-from asr.decoding.context_graph import ContextGraph
-from asr.tokenizers import CharTokenizer
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.tokenizers import CharTokenizer
 
 
 def _prefixes(phrases):

@@ -6,12 +6,11 @@ import random
 import pytest
 import torch
 from beam_oracles import ctc_greedy, ctc_sequence_logprobs, decode_in_chunks, random_splits
-
-from asr.decoding import CTCGreedyDecoder, to_result
-from asr.decoding.base import DecodingError
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch
-from asr.tokenizers import CharTokenizer
+from transduce.asr.decoding import CTCGreedyDecoder, to_result
+from transduce.asr.decoding.base import DecodingError
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.ctc_beam import CTCBeamConfig, CTCPrefixBeamSearch
+from transduce.asr.tokenizers import CharTokenizer
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 from decoding_helpers import assert_same_hyp, decode_in_chunks
-
-from asr.decoding import CTCGreedyDecoder, CTCGreedyState, DecodingError, Hypothesis
+from transduce.asr.decoding import CTCGreedyDecoder, CTCGreedyState, DecodingError, Hypothesis
 
 V = 6
 

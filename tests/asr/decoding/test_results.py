@@ -6,9 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from asr.decoding import Hypothesis, to_result, word_spans
-from asr.tokenizers import BpeTokenizer, CharTokenizer
+from transduce.asr.decoding import Hypothesis, to_result, word_spans
+from transduce.asr.tokenizers import BpeTokenizer, CharTokenizer
 
 SHIFT = 0.04
 CORPUS = ["the cat sat on the mat", "a dog ran to the old red barn", "cats and dogs sat down",

@@ -13,13 +13,12 @@ from beam_oracles import (
     rnnt_greedy_one_symbol,
     tiny_transducer,
 )
-
-from asr.decoding import RNNTGreedyDecoder
-from asr.decoding.base import DecodingError
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch
-from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
-from kernels._dispatch import triton_interpreted, use_backend
+from transduce.asr.decoding import RNNTGreedyDecoder
+from transduce.asr.decoding.base import DecodingError
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.rnnt_beam import ModifiedBeamConfig, ModifiedBeamSearch
+from transduce.asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
+from transduce.kernels._dispatch import triton_interpreted, use_backend
 
 
 @pytest.mark.parametrize("kind", ["lstm", "stateless"])

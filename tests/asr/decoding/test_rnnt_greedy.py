@@ -15,8 +15,7 @@ from decoding_helpers import (
     ragged,
     tiny_transducer,
 )
-
-from asr.decoding import DecodingError, RNNTGreedyDecoder, TransducerGreedyState
+from transduce.asr.decoding import DecodingError, RNNTGreedyDecoder, TransducerGreedyState
 
 KINDS = ["lstm", "stateless"]
 

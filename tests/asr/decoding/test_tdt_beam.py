@@ -13,11 +13,10 @@ from beam_oracles import (
     tdt_sequences,
     tiny_transducer,
 )
-
-from asr.decoding.base import DecodingError
-from asr.decoding.context_graph import ContextGraph
-from asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch
-from asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
+from transduce.asr.decoding.base import DecodingError
+from transduce.asr.decoding.context_graph import ContextGraph
+from transduce.asr.decoding.tdt_beam import TDTBeamConfig, TDTBeamSearch
+from transduce.asr.heads import Joiner, JoinerConfig, Predictor, PredictorConfig
 
 
 @pytest.mark.parametrize("kind", ["lstm", "stateless"])

@@ -16,11 +16,10 @@ from decoding_helpers import (
     ragged,
     tiny_transducer,
 )
-
-from asr.decoding import DecodingError, RNNTGreedyDecoder, TDTGreedyDecoder
-from asr.decoding._label_loop import LoopBuffers, drive
-from asr.decoding._transducer_greedy import _finish
-from asr.heads import Joiner, JoinerConfig
+from transduce.asr.decoding import DecodingError, RNNTGreedyDecoder, TDTGreedyDecoder
+from transduce.asr.decoding._label_loop import LoopBuffers, drive
+from transduce.asr.decoding._transducer_greedy import _finish
+from transduce.asr.heads import Joiner, JoinerConfig
 
 DURATIONS = (0, 1, 2, 3, 4)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-from asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
+from transduce.asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
 
 FEAT = 12
 CONTEXTS = ((6, 2), (4, 0), (6, 1))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from _enc_helpers import CONTEXTS, FEAT, conformer, transformer
-
-from asr.config import from_dict, to_dict
-from asr.encoders import ConformerConfig, EncoderState, StreamingError, TransformerConfig
+from transduce.asr.config import from_dict, to_dict
+from transduce.asr.encoders import ConformerConfig, EncoderState, StreamingError, TransformerConfig
 
 OFFLINE = {
     "fastconformer-full": lambda: conformer(

@@ -7,8 +7,7 @@ import random
 import pytest
 import torch
 from _enc_helpers import CONTEXTS, FEAT, conformer, nominal_sizes, offline, stream_chunks, transformer
-
-from asr.encoders import EncoderState
+from transduce.asr.encoders import EncoderState
 
 ATOL = 1e-5
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from asr.heads import CTCHead, CTCHeadConfig, Joiner, JoinerConfig, Predictor, PredictorConfig, PredictorState
+from transduce.asr.heads import (
+    CTCHead,
+    CTCHeadConfig,
+    Joiner,
+    JoinerConfig,
+    Predictor,
+    PredictorConfig,
+    PredictorState,
+)
 
 V = 11
 

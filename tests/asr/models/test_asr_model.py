@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 import torch
+from transduce.asr import load_model, save_model
+from transduce.asr.config import ConfigError, from_dict, to_dict
+from transduce.asr.encoders import ConformerConfig, TransformerConfig
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, transducer_heads
+from transduce.asr.tokenizers import CharTokenizer
 
-import kernels
-from asr import load_model, save_model
-from asr.config import ConfigError, from_dict, to_dict
-from asr.encoders import ConformerConfig, TransformerConfig
-from asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, transducer_heads
-from asr.tokenizers import CharTokenizer
+from transduce import kernels
 
 V = 9
 ENC = ConformerConfig(feat_in=80, n_layers=2, d_model=32, n_heads=4, subsampling_conv_channels=8,
@@ -82,7 +82,7 @@ def test_gradient_reaches_every_parameter():
 
 def test_pruned_equals_full_when_nothing_is_pruned():
     """With s_range >= U + 1 the pruned loss is the full RNN-T loss of the same joiner."""
-    from asr.losses import PrunedRNNTLossConfig
+    from transduce.asr.losses import PrunedRNNTLossConfig
 
     full = _model(_config("rnnt", ctc=False))
     wide = PrunedRNNTLossConfig(s_range=6)

@@ -7,9 +7,8 @@ import math
 
 import pytest
 import torch
-
-from asr.nn.attention import MultiHeadAttention
-from asr.nn.positional import relative_positions, rotary, sinusoid
+from transduce.asr.nn.attention import MultiHeadAttention
+from transduce.asr.nn.positional import relative_positions, rotary, sinusoid
 
 
 def _reference_relative(mha: MultiHeadAttention, x: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor):

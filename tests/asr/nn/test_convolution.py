@@ -6,8 +6,7 @@ import random
 
 import pytest
 import torch
-
-from asr.nn.convolution import ConvolutionModule
+from transduce.asr.nn.convolution import ConvolutionModule
 
 
 def _conv(kernel: int, context, norm: str = "batch_norm") -> ConvolutionModule:

@@ -7,9 +7,8 @@ import dataclasses
 import pytest
 import torch
 from torch import Tensor
-
-from asr.config import from_dict, to_dict
-from asr.nn.decoder import DecoderCache, TransformerDecoder, TransformerDecoderConfig, greedy_decode
+from transduce.asr.config import from_dict, to_dict
+from transduce.asr.nn.decoder import DecoderCache, TransformerDecoder, TransformerDecoderConfig, greedy_decode
 
 V, D, B, U, T = 11, 16, 3, 6, 7
 POSITIONS = ["absolute", "rotary"]

@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 import torch
-
-from asr.nn.masks import (
+from transduce.asr.nn.masks import (
     causal_mask,
     chunked_limited_mask,
     context_mask,

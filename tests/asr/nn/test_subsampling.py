@@ -6,9 +6,8 @@ import random
 
 import pytest
 import torch
-
-from asr.nn._cache import keep_last
-from asr.nn.subsampling import ConvSubsampling
+from transduce.asr.nn._cache import keep_last
+from transduce.asr.nn.subsampling import ConvSubsampling
 
 
 def _sub(kind: str, factor: int, causal: bool) -> ConvSubsampling:

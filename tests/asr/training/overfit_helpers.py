@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 from training_helpers import model_section, train_config
-
-from asr.config import from_dict
-from asr.training import TrainConfig, TrainResult, train
+from transduce.asr.config import from_dict
+from transduce.asr.training import TrainConfig, TrainResult, train
 
 STEPS = 90
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from asr import load_model, save_model
-from asr.checkpoint import CheckpointError
-from asr.cli import main
-from asr.encoders import ConformerConfig
-from asr.models.asr_model import ASRModel, ASRModelConfig
-from asr.tokenizers import CharTokenizer
-from asr.training import average_checkpoints, average_state_dicts, last_checkpoints
-from asr.training.checkpoints import (
+from transduce.asr import load_model, save_model
+from transduce.asr.checkpoint import CheckpointError
+from transduce.asr.encoders import ConformerConfig
+from transduce.asr.models.asr_model import ASRModel, ASRModelConfig
+from transduce.asr.tokenizers import CharTokenizer
+from transduce.asr.training import average_checkpoints, average_state_dicts, last_checkpoints
+from transduce.asr.training.checkpoints import (
     checkpoint_dir,
     clean_staging,
     latest_checkpoint,
@@ -24,6 +22,8 @@ from asr.training.checkpoints import (
     load_trainer_state,
     save_checkpoint,
 )
+
+from transduce.cli import main
 
 ENC = ConformerConfig(n_layers=1, d_model=16, n_heads=2, subsampling_conv_channels=4, subsampling_factor=4,
                       subsampling="striding", conv_kernel_size=3)

@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 from training_helpers import needs_espeak, train_config, write_corpus
+from transduce.asr import load_model
+from transduce.asr.data.espeak import espeak_available
 
-from asr import load_model
-from asr.cli import main
-from asr.data.espeak import espeak_available
+from transduce.cli import main
 
 
 @pytest.fixture(scope="module")

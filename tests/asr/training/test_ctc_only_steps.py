@@ -11,11 +11,10 @@ import json
 
 import pytest
 from training_helpers import needs_espeak, train_config, write_corpus
-
-from asr import load_model
-from asr.config import ConfigError, from_dict
-from asr.training import TrainConfig, train
-from asr.training.checkpoints import list_checkpoints, load_trainer_state
+from transduce.asr import load_model
+from transduce.asr.config import ConfigError, from_dict
+from transduce.asr.training import TrainConfig, train
+from transduce.asr.training.checkpoints import list_checkpoints, load_trainer_state
 
 pytestmark = needs_espeak
 

@@ -17,17 +17,16 @@ import textwrap
 import torch
 import yaml
 from training_helpers import needs_espeak, train_config, write_corpus
-
-from asr import load_model
-from asr.config import from_dict
-from asr.training import TrainConfig, train
+from transduce.asr import load_model
+from transduce.asr.config import from_dict
+from transduce.asr.training import TrainConfig, train
 
 pytestmark = needs_espeak
 
 _RANK_SCRIPT = textwrap.dedent("""
     import os, sys, torch
-    from asr.training import load_train_config
-    from asr.training.trainer import Trainer
+    from transduce.asr.training import load_train_config
+    from transduce.asr.training.trainer import Trainer
     trainer = Trainer(load_train_config(sys.argv[1]))
     try:
         trainer.fit()

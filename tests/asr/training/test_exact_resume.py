@@ -15,11 +15,10 @@ import sys
 import pytest
 import torch
 from training_helpers import needs_espeak, train_config, write_corpus
-
-from asr import load_model
-from asr.config import from_dict
-from asr.training import TrainConfig, train
-from asr.training.checkpoints import list_checkpoints
+from transduce.asr import load_model
+from transduce.asr.config import from_dict
+from transduce.asr.training import TrainConfig, train
+from transduce.asr.training.checkpoints import list_checkpoints
 
 pytestmark = needs_espeak
 
@@ -108,7 +107,7 @@ def test_a_finished_run_is_not_trained_again(corpus, uninterrupted):
 def test_cpu_losses_leave_torch_thread_count_alone():
     """The first numba-parallel loss call starts numba's OpenMP pool, which resets the OpenMP thread
     count shared with torch; a changed count changes float results in the last bits (no exact resume)."""
-    code = ("import torch, kernels; torch.set_num_threads(1); "
+    code = ("import torch; from transduce import kernels; torch.set_num_threads(1); "
             "x = torch.randn(2, 5, 3, 4, requires_grad=True); "
             "kernels.rnnt_loss(x, torch.ones(2, 2, dtype=torch.long), torch.tensor([5, 4]), "
             "torch.tensor([2, 1]), 0).backward(); print(torch.get_num_threads())")

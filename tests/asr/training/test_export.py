@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 import torch
 from training_helpers import noisy_tone_corpus, train_config
+from transduce.asr import load_model, save_model
+from transduce.asr.checkpoint import CheckpointError
+from transduce.asr.config import from_dict
+from transduce.asr.training.config import TrainConfig
+from transduce.asr.training.export import export_model
+from transduce.asr.training.trainer import train
 
-from asr import load_model, save_model
-from asr.checkpoint import CheckpointError
-from asr.cli import main
-from asr.config import from_dict
-from asr.training.config import TrainConfig
-from asr.training.export import export_model
-from asr.training.trainer import train
+from transduce.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 import yaml
 from training_helpers import needs_espeak, train_config, write_corpus
-
-from asr import load_model
-from asr.training import load_train_config, train
-from asr.training.checkpoints import list_checkpoints
+from transduce.asr import load_model
+from transduce.asr.training import load_train_config, train
+from transduce.asr.training.checkpoints import list_checkpoints
 
 pytestmark = needs_espeak
 

@@ -6,9 +6,8 @@ import math
 
 import pytest
 import torch
-
-from asr.training.config import OptimSettings
-from asr.training.schedule import learning_rate, set_learning_rate
+from transduce.asr.training.config import OptimSettings
+from transduce.asr.training.schedule import learning_rate, set_learning_rate
 
 
 def _lr(schedule, step, max_steps=1000, d_model=256, **kw):

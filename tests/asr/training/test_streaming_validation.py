@@ -11,17 +11,16 @@ from __future__ import annotations
 import pytest
 import torch
 from training_helpers import model_section, noisy_tone_corpus
-
-from asr.config import from_dict
-from asr.data.manifest import read_manifest
-from asr.decoding import CTCGreedyDecoder, RNNTGreedyDecoder, TDTGreedyDecoder
-from asr.metrics import cer, wer
-from asr.models.asr_model import ASRModel
-from asr.tokenizers import CharTokenizer
-from asr.training import stream_decode, validate
-from asr.training.build import make_dataset
-from asr.training.config import TrainConfig, model_config
-from asr.training.validation import greedy_decoder
+from transduce.asr.config import from_dict
+from transduce.asr.data.manifest import read_manifest
+from transduce.asr.decoding import CTCGreedyDecoder, RNNTGreedyDecoder, TDTGreedyDecoder
+from transduce.asr.metrics import cer, wer
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.tokenizers import CharTokenizer
+from transduce.asr.training import stream_decode, validate
+from transduce.asr.training.build import make_dataset
+from transduce.asr.training.config import TrainConfig, model_config
+from transduce.asr.training.validation import greedy_decoder
 
 
 def _model(transducer, ctc=True, style="chunked_limited", vocab=9):

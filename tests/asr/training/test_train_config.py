@@ -10,11 +10,10 @@ import json
 import pytest
 import torch
 import yaml
-
-from asr.config import ConfigError, from_dict, to_dict
-from asr.models.asr_model import ASRModel
-from asr.training import example_config, load_train_config, model_config
-from asr.training.config import TrainConfig, apply_overrides
+from transduce.asr.config import ConfigError, from_dict, to_dict
+from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.training import example_config, load_train_config, model_config
+from transduce.asr.training.config import TrainConfig, apply_overrides
 
 BASE = {
     "model": {"encoder": {"n_layers": 1, "d_model": 16, "n_heads": 2, "subsampling_conv_channels": 4,

@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from asr.data.espeak import espeak_available
-from asr.data.manifest import ManifestEntry, write_manifest
-from asr.data.synth import UtteranceSpec, render
+from transduce.asr.data.espeak import espeak_available
+from transduce.asr.data.manifest import ManifestEntry, write_manifest
+from transduce.asr.data.synth import UtteranceSpec, render
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

@@ -1,5 +1,0 @@
-import sys
-
-from asr.cli import main
-
-sys.exit(main())
