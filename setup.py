@@ -67,6 +67,8 @@ class BuildPyWithMessages(build_py):
     """build_py that also generates the protobuf messages (in place when installing editable)."""
 
     def run(self) -> None:
+        if not self.editable_mode:  # a build folder left from an older tree would ship moved modules
+            shutil.rmtree(Path(self.build_lib) / "transduce", ignore_errors=True)
         super().run()
         base = ROOT / "service" if self.editable_mode else Path(self.build_lib) / "transduce" / "service"
         generate_messages(base / "_proto")

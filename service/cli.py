@@ -41,6 +41,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=float, default=10.0, metavar="S",
                         help="seconds open streams get to finish after SIGTERM (default 10)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the model")
+    parser.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
+                        help="look-ahead of streams that do not choose one (default: the model's default)")
     parser.add_argument("--max-batch", type=int, default=32, metavar="N",
                         help="streams batched into one model step (default 32; 1: no batching)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS",
@@ -72,6 +74,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                            max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace,
                            metrics_port=args.metrics_port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                           default_lookahead_ms=args.lookahead_ms,
                            scheduler=SchedulerConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms))
     except (CheckpointError, ValueError) as e:
         raise CommandError(str(e)) from None
@@ -106,6 +109,8 @@ def _stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-ca", default=None, metavar="FILE",
                         help="connect with TLS trusting this PEM CA (or self-signed server) certificate")
     parser.add_argument("--chunk-ms", type=int, default=100, help="audio per message (default 100 ms)")
+    parser.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
+                        help="one of the model's look-aheads (ListModels; default: the server's)")
     parser.add_argument("--no-endpointing", action="store_true",
                         help="one utterance per stream: turn the server's endpointing rules off")
 
@@ -130,7 +135,7 @@ def _run_stream(args: argparse.Namespace) -> int:
                                     max_utterance_ms=-1)
     opts = StreamOptions(interim=args.interim, realtime=args.realtime, chunk_ms=args.chunk_ms,
                          model=args.model, token=args.token, endpointing=off if args.no_endpointing else None,
-                         tls_ca=args.tls_ca)
+                         tls_ca=args.tls_ca, lookahead_ms=args.lookahead_ms)
 
     async def main() -> None:
         async for response in stream_file(args.server, args.file, opts):

@@ -22,9 +22,11 @@ from transduce.streaming import (
     SessionFailedError,
     StreamResult,
     StreamTooLongError,
+    lookahead_index,
+    lookaheads_ms,
 )
 
-__all__ = ["StreamSettings", "error_status", "lookaheads_ms", "model_info", "session_config",
+__all__ = ["StreamSettings", "error_status", "model_info", "session_config",
            "to_proto_result", "to_response"]
 
 _DISABLED_S = 1e9  # an endpoint rule the client turned off (negative value) never fires
@@ -41,11 +43,6 @@ class StreamSettings:
     word_times: bool
     word_confidence: bool
     single_utterance: bool = False
-
-
-def lookaheads_ms(model: ASRModel) -> list[int]:
-    """Look-ahead of each of the encoder's att_context_size entries, in ms (right frames x frame shift)."""
-    return [int(round(right * model.frame_shift_s * 1000)) for _, right in model.encoder.contexts]
 
 
 def model_info(name: str, model: ASRModel) -> asr_pb2.ModelInfo:
@@ -66,15 +63,6 @@ def _endpoint(ep: asr_pb2.EndpointingConfig) -> EndpointConfig:
         ms = getattr(ep, proto_name)
         values[name] = getattr(default, name) if ms == 0 else (_DISABLED_S if ms < 0 else ms / 1000.0)
     return EndpointConfig(enabled=any(v != _DISABLED_S for v in values.values()), **values)
-
-
-def _lookahead(model: ASRModel, ms: int | None) -> int:
-    if ms is None:
-        return 0
-    known = lookaheads_ms(model)
-    if ms not in known:
-        raise RequestError(f"lookahead_ms {ms} is not one of the model's look-aheads {known}")
-    return known.index(ms)
 
 
 def _decoding(cfg: asr_pb2.RecognitionConfig) -> tuple[str, int, tuple[str, ...], float]:
@@ -101,7 +89,8 @@ def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: 
     method, beam, hotwords, boost = _decoding(cfg)
     try:
         session = SessionConfig(sample_rate=rate, channels=channels or cfg.audio_channel_count or 1,
-                                lookahead=_lookahead(model, lookahead_ms), decoding=method, beam_size=beam,
+                                lookahead=lookahead_index(model, lookahead_ms), decoding=method,
+                                beam_size=beam,
                                 hotwords=hotwords, hotword_boost=boost, interim_results=interim,
                                 endpoint=_endpoint(cfg.endpointing), max_duration_s=max_duration_s)
     except SessionError as e:

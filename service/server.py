@@ -26,7 +26,7 @@ from transduce.service.metrics import start_metrics_http
 from transduce.service.observe import ServiceMetrics
 from transduce.service.servicer import RecognizerServicer
 from transduce.service.wire import SERVICE_NAME, add_recognizer
-from transduce.streaming import SchedulerConfig
+from transduce.streaming import SchedulerConfig, SessionConfigError, lookahead_index
 from transduce.streaming.heap import limit_arenas
 
 __all__ = ["ServerConfig", "Server", "serve", "run_until_signal"]
@@ -41,7 +41,8 @@ class ServerConfig:
     GET /metrics there over HTTP on `host` (None: not served; 0: a free port); tls_cert / tls_key: PEM
     files of the server's certificate chain and private key (both or neither; neither: plaintext);
     bounds: the accepted range of each request field (service.bounds); warm_up: run a second of
-    noise through each model before serving (Engine.warm_up)."""
+    noise through each model before serving (Engine.warm_up); default_lookahead_ms: the look-ahead of
+    calls that do not choose one (None: each model's default; else one every model has)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -57,6 +58,7 @@ class ServerConfig:
     tls_key: str | None = None
     bounds: RequestBounds = field(default_factory=RequestBounds)
     warm_up: bool = True
+    default_lookahead_ms: int | None = None
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
@@ -107,6 +109,11 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     """Start serving `models` (name -> model; the first is the default) on the running event loop."""
     cfg = cfg or ServerConfig()
     credentials = _tls_credentials(cfg)
+    for name, model in models.items():
+        try:
+            lookahead_index(model, cfg.default_lookahead_ms)
+        except SessionConfigError as e:
+            raise ValueError(f"default look-ahead: model {name!r}: {e}") from None
     limit_arenas()  # before gRPC's threads start (streaming.heap: memory comes back after streams)
     engine = Engine(models, cfg.scheduler)
     await engine.start()
@@ -121,7 +128,8 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                                       ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
-    add_recognizer(RecognizerServicer(engine, slots, limits, metrics, cfg.bounds), server)
+    add_recognizer(RecognizerServicer(engine, slots, limits, metrics, cfg.bounds, cfg.default_lookahead_ms),
+                   server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):

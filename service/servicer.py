@@ -39,8 +39,9 @@ class RecognizerServicer:
 
     def __init__(self, engine: Engine, slots: StreamSlots | None = None,
                  limits: StreamLimits | None = None, metrics: ServiceMetrics | None = None,
-                 bounds: RequestBounds | None = None) -> None:
+                 bounds: RequestBounds | None = None, default_lookahead_ms: int | None = None) -> None:
         self.engine, self.slots, self.limits = engine, slots or StreamSlots(None), limits or StreamLimits()
+        self.default_lookahead_ms = default_lookahead_ms  # for calls that do not choose one
         self.bounds = bounds or RequestBounds()
         self.metrics = metrics or ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
 
@@ -96,6 +97,7 @@ class RecognizerServicer:
             name = record.model = self.engine.resolve(request.config.model)
             audio = recognize_audio(request, self.bounds, self.limits.recognize_s)
             settings = convert.session_config(self.engine.models[name], request.config, interim=False,
+                                              lookahead_ms=self.default_lookahead_ms,
                                               sample_rate=audio.rate, channels=1,
                                               max_duration_s=self.limits.recognize_s)
             handle = self.engine.schedulers[name].open(settings.session)
@@ -131,7 +133,7 @@ class RecognizerServicer:
         sc = first.streaming_config
         check_config(sc.config, self.bounds, streaming=True)
         name = self.engine.resolve(sc.config.model)
-        lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else None
+        lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else self.default_lookahead_ms
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
                                           lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
                                           max_duration_s=self.limits.max_stream_s)

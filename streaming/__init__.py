@@ -23,6 +23,7 @@ from transduce.streaming.errors import (
     SessionFailedError,
     StreamTooLongError,
 )
+from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.recognizer import Recognizer, RecognizerConfig
 from transduce.streaming.results import StreamResult
 from transduce.streaming.scheduler import Scheduler, SchedulerConfig, StreamHandle
@@ -31,6 +32,8 @@ from transduce.streaming.stream import Stream
 from transduce.streaming.transcripts import Transcript
 
 __all__ = [
+    "lookahead_index",
+    "lookaheads_ms",
     "END_OF_STREAM",
     "RULE_AFTER_SPEECH",
     "RULE_MAX_UTTERANCE",

@@ -1,16 +1,19 @@
 """Evaluation of an ASRModel on a manifest: streaming and offline WER/CER per look-ahead, their gap, RTF.
 
-For every requested look-ahead (an index into the encoder's att_context_size):
-  streaming  features in chunks of `encoder.chunk_frames(i)` through `encoder.stream_step` and a
-             resumable decoder, exactly as served (asr.stream_decode);
-  offline    one whole-utterance forward under the same look-ahead's attention mask, then the same
-             decoder (a context that cannot stream, e.g. full [-1, -1], gets only this one);
+Both modes run exactly what is served (one inference path):
+  streaming  each recording is a `Session` (endpointing off, no partials), fed its audio and stepped
+             with the others of its batch by `decode_sessions`, the batched step the server's
+             Scheduler runs; the text is its final result;
+  offline    `transcripts.decode_batch`, what `Recognizer.transcribe` runs: one whole-utterance forward
+             under the look-ahead's attention mask, then the same decoder (a context that cannot
+             stream, e.g. full [-1, -1], gets only this mode);
   gap        |streaming WER - offline WER| and the fraction of utterances whose transcripts differ;
-  RTF        processing wall time / audio duration on this machine (feature extraction included,
-             audio file decoding and one untimed warm-up batch not), and RTFx = 1 / RTF; the torch
+  RTF        processing wall time / audio duration on this machine (features, encoder and decoder;
+             audio file decoding and one untimed warm-up batch not), RTFx = 1 / RTF; the torch
              thread count is recorded.
-The latency a look-ahead implies is its chunk: the encoder emits nothing until a chunk is complete.
-B: batch (utterances), T: feature frames, F: mel bins.
+`validate` is the training run's dev-set check through the same streaming path. Look-aheads are
+given and reported in ms (`streaming.lookahead`). The latency a look-ahead implies is its chunk: the
+encoder emits nothing until a chunk is complete.
 """
 
 from __future__ import annotations
@@ -18,33 +21,40 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import torch
-from torch import Tensor
 from transduce.asr.data.dataset import load_segment
 from transduce.asr.data.manifest import ManifestEntry
+from transduce.asr.decoding import to_result
 from transduce.asr.encoders.state import StreamingError
-from transduce.asr.features import compute_fbank
 from transduce.asr.metrics import ErrorReport, error_report
 from transduce.asr.models.asr_model import ASRModel
-from transduce.asr.stream_decode import make_decoder, offline_hypotheses, stream_hypotheses
+from transduce.asr.training.validation import ValidationResult
+from transduce.streaming.batch import decode_sessions
+from transduce.streaming.config import EndpointConfig, SessionConfig
+from transduce.streaming.decoders import decoder_for
+from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
+from transduce.streaming.session import Session
+from transduce.streaming.transcripts import decode_batch
 
 __all__ = ["EvalConfig", "ModeResult", "LookaheadResult", "EvaluationResult", "evaluate", "format_table",
-           "machine_info"]
+           "machine_info", "offline_texts", "stream_texts", "validate"]
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """What to evaluate: look-ahead indices (None: all), decoding, how many utterances, batch size.
+    """What to evaluate: look-aheads in ms (None: all the model has), decoding, how many utterances,
+    batch size.
 
     batch_size 1 measures the RTF of one stream, as a server sees each stream; larger batches
     measure throughput (RTF per utterance falls). `examples`: differing transcripts kept per look-ahead.
     """
 
-    lookaheads: tuple[int, ...] | None = None
+    lookaheads_ms: tuple[int, ...] | None = None
     decoding: Literal["greedy", "beam"] = "greedy"
     beam_size: int = 4
     max_utterances: int | None = None
@@ -72,9 +82,10 @@ class ModeResult:
 class LookaheadResult:
     """Streaming and offline results of one look-ahead, its chunk sizes and the gap between the modes."""
 
-    index: int
+    lookahead_ms: int
+    index: int  # into the encoder's att_context_size
     context: tuple[int, int]
-    chunk_ms: float  # later chunks: the latency the look-ahead implies
+    chunk_ms: float  # later chunks: the audio a stream waits for before the encoder emits
     first_chunk_ms: float
     offline: ModeResult
     streaming: ModeResult | None  # None: this context cannot stream (e.g. full context)
@@ -91,7 +102,6 @@ class EvaluationResult:
     manifest: str
     utterances: int
     audio_s: float
-    feature_s: float
     decoding: str
     beam_size: int | None
     batch_size: int
@@ -123,49 +133,50 @@ def machine_info() -> dict[str, Any]:
             "torch": torch.__version__, "python": platform.python_version(), "device": "cpu"}
 
 
-def _features(model: ASRModel, entries: Sequence[ManifestEntry]) -> tuple[list[Tensor], float, float]:
-    """Log-mels (T, F) of every entry, the seconds of audio, and the seconds the extraction took
-    (decoding the audio files is not counted)."""
-    feats, audio_s, seconds = [], 0.0, 0.0
-    rate = model.cfg.features.sample_rate
-    for e in entries:
-        samples = load_segment(e.audio_filepath, e.offset, e.duration, rate)
-        start = time.perf_counter()
-        feats.append(compute_fbank(samples, model.cfg.features))
-        seconds += time.perf_counter() - start
-        audio_s += len(samples) / rate
-    return feats, audio_s, seconds
+def _session_config(model: ASRModel, lookahead: int, decoding: str, beam_size: int) -> SessionConfig:
+    """One utterance per stream (endpointing off), no partials, audio at the model's rate."""
+    return SessionConfig(sample_rate=model.cfg.features.sample_rate, lookahead=lookahead, decoding=decoding,
+                         beam_size=beam_size, interim_results=False, endpoint=EndpointConfig(enabled=False))
 
 
-def _batches(feats: Sequence[Tensor], batch_size: int) -> list[list[int]]:
-    """Utterance indices grouped into batches of similar length (less padding)."""
-    order = sorted(range(len(feats)), key=lambda i: (feats[i].shape[0], i))
+def stream_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig) -> list[str]:
+    """The final transcript of each recording (N,) at the model's rate, streamed together as the
+    server streams them (Session + decode_sessions; `cfg` with endpointing off gives one final)."""
+    sessions = [Session(model, cfg) for _ in audio]
+    for session, samples in zip(sessions, audio):
+        session.accept(samples)
+        session.finish()
+    decode_sessions(model, sessions)
+    finals = [[r.text for r in s.pop_results() if r.is_final] for s in sessions]
+    return [" ".join(t for t in texts if t) for texts in finals]
+
+
+def offline_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig) -> list[str]:
+    """The transcript of each recording (N,) at the model's rate from `decode_batch`, what
+    Recognizer.transcribe runs, with the decoder a stream of `cfg` uses."""
+    hyps = decode_batch(model, decoder_for(model, cfg), audio, cfg.lookahead)
+    return [to_result(nbest[0], model.tokenizer, model.frame_shift_s).text for nbest in hyps]
+
+
+def _batches(audio: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
+    """Recording indices grouped into batches of similar duration (less padding)."""
+    order = sorted(range(len(audio)), key=lambda i: (len(audio[i]), i))
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _pad(feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """(B, T, F) zero-padded features and (B,) lengths."""
-    lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
-    return torch.nn.utils.rnn.pad_sequence(list(feats), batch_first=True), lens
-
-
-def _transcribe(model: ASRModel, feats: Sequence[Tensor], cfg: EvalConfig, lookahead: int,
-                streaming: bool) -> tuple[list[str], float]:
-    """Transcripts of every utterance (input order) in one mode and the wall seconds it took."""
-    run = stream_hypotheses if streaming else offline_hypotheses
-    texts: list[str] = [""] * len(feats)
+def _run_mode(run: Callable[..., list[str]], model: ASRModel, audio: Sequence[np.ndarray],
+              cfg: SessionConfig, batch_size: int) -> tuple[list[str], float]:
+    """Transcripts of every recording (input order) from `run`, batch by batch, and its wall seconds."""
+    groups = _batches(audio, batch_size)
+    run(model, [audio[i] for i in groups[0]], cfg)  # warm-up, not timed
+    texts: list[str] = [""] * len(audio)
     seconds = 0.0
-    groups = _batches(feats, cfg.batch_size)
-    x, lens = _pad([feats[i] for i in groups[0]])
-    run(model, x, lens, lookahead, make_decoder(model, cfg.decoding, cfg.beam_size))  # warm-up, not timed
     for group in groups:
-        x, lens = _pad([feats[i] for i in group])
-        decoder = make_decoder(model, cfg.decoding, cfg.beam_size)
         start = time.perf_counter()
-        hyps = run(model, x, lens, lookahead, decoder)
+        out = run(model, [audio[i] for i in group], cfg)
         seconds += time.perf_counter() - start
-        for i, hyp in zip(group, hyps):
-            texts[i] = model.tokenizer.decode(hyp.tokens).strip()
+        for i, text in zip(group, out):
+            texts[i] = text
     return texts, seconds
 
 
@@ -186,51 +197,77 @@ def _streamable(model: ASRModel, lookahead: int) -> bool:
     return True
 
 
-def _one_lookahead(model: ASRModel, feats: Sequence[Tensor], refs: Sequence[str], cfg: EvalConfig,
-                   index: int, feature_s: float, audio_s: float) -> LookaheadResult:
+def _one_lookahead(model: ASRModel, audio: Sequence[np.ndarray], refs: Sequence[str], cfg: EvalConfig,
+                   ms: int, audio_s: float) -> LookaheadResult:
+    index = lookahead_index(model, ms)
+    session_cfg = _session_config(model, index, cfg.decoding, cfg.beam_size)
     shift_ms = model.cfg.features.frame_shift_ms
     first, later = model.encoder.chunk_frames(index)
-    hyps, seconds = _transcribe(model, feats, cfg, index, streaming=False)
-    offline = _mode(refs, hyps, feature_s + seconds, audio_s)
+    hyps, seconds = _run_mode(offline_texts, model, audio, session_cfg, cfg.batch_size)
+    offline = _mode(refs, hyps, seconds, audio_s)
     streaming = gap = differing = None
     examples: list[dict[str, str]] = []
     if _streamable(model, index):
-        s_hyps, s_seconds = _transcribe(model, feats, cfg, index, streaming=True)
-        streaming = _mode(refs, s_hyps, feature_s + s_seconds, audio_s)
+        s_hyps, s_seconds = _run_mode(stream_texts, model, audio, session_cfg, cfg.batch_size)
+        streaming = _mode(refs, s_hyps, s_seconds, audio_s)
         gap = abs(streaming.wer - offline.wer)
         diff = [i for i, (a, b) in enumerate(zip(s_hyps, hyps)) if a != b]
         differing = len(diff) / max(len(refs), 1)
         examples = [{"reference": refs[i], "streaming": s_hyps[i], "offline": hyps[i]}
                     for i in diff[:cfg.examples]]
     context = tuple(model.cfg.encoder.att_context_size[index])
-    return LookaheadResult(index, context, later * shift_ms, first * shift_ms, offline, streaming, gap,
+    return LookaheadResult(ms, index, context, later * shift_ms, first * shift_ms, offline, streaming, gap,
                            differing, tuple(examples))
+
+
+def _load_audio(model: ASRModel, entries: Sequence[ManifestEntry]) -> list[np.ndarray]:
+    rate = model.cfg.features.sample_rate
+    return [load_segment(e.audio_filepath, e.offset, e.duration, rate) for e in entries]
 
 
 def evaluate(model: ASRModel, entries: Sequence[ManifestEntry], cfg: EvalConfig = EvalConfig(),
              model_name: str = "", manifest_name: str = "") -> EvaluationResult:
     """Streaming and offline WER/CER, their gap and RTF of `model` (with a tokenizer) on `entries`."""
     if getattr(model, "tokenizer", None) is None:
-        raise ValueError("evaluate: the model has no tokenizer (save it with one: asr.save_model)")
-    contexts = model.cfg.encoder.att_context_size
-    indices = tuple(range(len(contexts))) if cfg.lookaheads is None else tuple(cfg.lookaheads)
-    bad = [i for i in indices if not 0 <= i < len(contexts)]
-    if bad or not indices:
-        raise ValueError(f"evaluate: look-ahead indices {list(bad or indices)} are not in "
-                         f"0..{len(contexts) - 1} (att_context_size {[list(c) for c in contexts]})")
+        raise ValueError("evaluate: the model has no tokenizer (save it with one: transduce.save_model)")
+    known = lookaheads_ms(model)
+    wanted = tuple(dict.fromkeys(known)) if cfg.lookaheads_ms is None else tuple(cfg.lookaheads_ms)
+    if not wanted:
+        raise ValueError("evaluate: no look-aheads to evaluate")
+    for ms in wanted:
+        lookahead_index(model, ms)  # SessionConfigError (a ValueError) naming the model's look-aheads
     if cfg.batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be >= 1, got {cfg.batch_size}")
     entries = list(entries)[:cfg.max_utterances]
     if not entries:
         raise ValueError("evaluate: no utterances to evaluate")
     model.eval()
-    feats, audio_s, feature_s = _features(model, entries)
+    audio = _load_audio(model, entries)
+    audio_s = sum(len(a) for a in audio) / model.cfg.features.sample_rate
     refs = [e.text for e in entries]
-    with torch.no_grad():
-        results = tuple(_one_lookahead(model, feats, refs, cfg, i, feature_s, audio_s) for i in indices)
-    return EvaluationResult(model_name, manifest_name, len(entries), audio_s, feature_s, cfg.decoding,
+    results = tuple(_one_lookahead(model, audio, refs, cfg, ms, audio_s) for ms in wanted)
+    return EvaluationResult(model_name, manifest_name, len(entries), audio_s, cfg.decoding,
                             cfg.beam_size if cfg.decoding == "beam" else None, cfg.batch_size,
                             sum(p.numel() for p in model.parameters()), machine_info(), results)
+
+
+def validate(model: ASRModel, entries: Sequence[ManifestEntry], max_utterances: int, lookahead: int = 0,
+             batch_size: int = 16) -> ValidationResult:
+    """Streaming greedy WER/CER of `model` on the first `max_utterances` dev `entries`, through the
+    served path (`stream_texts`) with context index `lookahead`; the model's mode is put back."""
+    entries = list(entries)[:max_utterances]
+    was_training = model.training
+    model.eval()
+    try:
+        audio = _load_audio(model, entries)
+        cfg = _session_config(model, lookahead, "greedy", 1)
+        hyps: list[str] = [""] * len(audio)
+        for group in _batches(audio, batch_size):
+            for i, text in zip(group, stream_texts(model, [audio[i] for i in group], cfg)):
+                hyps[i] = text
+    finally:
+        model.train(was_training)
+    return ValidationResult.score(tuple(e.text for e in entries), tuple(hyps), lookahead)
 
 
 def _pct(x: float | None) -> str:
@@ -251,7 +288,7 @@ def format_table(result: EvaluationResult) -> str:
     for la in result.lookaheads:
         s, o = la.streaming, la.offline
         lines.append(
-            f"{la.index:<11}{str(list(la.context)):<11}{la.chunk_ms:>6.0f}ms  "
+            f"{f'{la.lookahead_ms} ms':<11}{str(list(la.context)):<11}{la.chunk_ms:>6.0f}ms  "
             f"{_pct(s.wer if s else None):>10}{_pct(s.cer if s else None):>8}"
             f"{(f'{s.rtf:.3f}' if s else '-'):>7}  {_pct(o.wer):>11}{_pct(o.cer):>8}{o.rtf:>7.3f}  "
             f"{_pct(la.wer_gap):>8}{_pct(la.differing):>8}")

@@ -7,7 +7,7 @@ Every input but the model directory is optional; what is not given is left as a 
 "_(to be filled in)_" so a card never claims what nobody measured. Sources: the model's
 config.json, weights and tokenizer; the run's train_config.json and metrics.jsonl (last training
 and validation records); the corpus's synth.json (found next to the run's train manifest unless
-given); and the JSON of `transduce evaluate` (asr.evaluation.EvaluationResult.to_json).
+given); and the JSON of `transduce evaluate` (streaming.evaluation.EvaluationResult.to_json).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from transduce.asr.checkpoint import WEIGHTS_FILE, load_model
+from transduce.streaming.lookahead import lookaheads_ms
 
 __all__ = ["CARD_FILE", "TODO", "write_model_card", "render_model_card"]
 
@@ -64,7 +65,8 @@ def _model_section(model_dir: Path) -> list[str]:
     size_mib = (model_dir / WEIGHTS_FILE).stat().st_size / 2**20
     dtypes = ", ".join(sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()}))
     shift_ms = cfg.features.frame_shift_ms * enc.subsampling_factor
-    contexts = ", ".join(f"[{a}, {b}] ({b * shift_ms:.0f} ms look-ahead)" for a, b in enc.att_context_size)
+    contexts = ", ".join(f"[{a}, {b}] ({ms} ms look-ahead)"
+                         for (a, b), ms in zip(enc.att_context_size, lookaheads_ms(model)))
     tok = getattr(model, "tokenizer", None)
     tok_line = f"{tok.type_name}, {tok.vocab_size} ids (blank 0, unk 1)" if tok is not None else "none"
     return [
@@ -151,7 +153,8 @@ def _evaluation_section(ev: dict[str, Any] | None) -> list[str]:
     for la in ev["lookaheads"]:
         s, o = la["streaming"], la["offline"]
         rtf = f"{s['rtf']:.3f} ({s['rtfx']:.0f}x)" if s else f"offline {o['rtf']:.3f}"
-        lines.append(f"| {la['index']} | {list(la['context'])} | {la['chunk_ms']:.0f} ms "
+        ahead = f"{la['lookahead_ms']} ms" if "lookahead_ms" in la else la["index"]  # older JSON: an index
+        lines.append(f"| {ahead} | {list(la['context'])} | {la['chunk_ms']:.0f} ms "
                      f"| {_pct(s['wer'] if s else None)} | {_pct(s['cer'] if s else None)} "
                      f"| {_pct(o['wer'])} | {_pct(o['cer'])} | {_pct(la['wer_gap'])} "
                      f"| {_pct(la['differing'])} | {rtf} |")

@@ -1,7 +1,7 @@
 """The Python API: one shared `Recognizer` per model, offline `transcribe` and live `stream()`s.
 
     from transduce import Recognizer                  # the same class as transduce.streaming.Recognizer
-    r = Recognizer.load("path/to/model", device="cpu", decoding="beam", beam_size=4)
+    r = Recognizer.load("path/to/model", device="cpu", decoding="beam", beam_size=4, lookahead_ms=480)
     transcripts = r.transcribe(["a.wav", samples, (samples_8k, 8000)], batch_size=8)
     for index, transcript in r.transcribe_iter(paths): ...   # as each batch is done (long jobs)
     with r.stream(sample_rate=16000) as s:
@@ -33,6 +33,7 @@ from transduce.streaming.batch import decode_sessions
 from transduce.streaming.config import EndpointConfig, SessionConfig
 from transduce.streaming.decoders import decoder_for
 from transduce.streaming.errors import SessionConfigError
+from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.results import StreamResult
 from transduce.streaming.stream import Stream
 from transduce.streaming.transcripts import AudioInput, Transcript, iter_transcripts, transcribe_inputs
@@ -43,15 +44,15 @@ __all__ = ["RecognizerConfig", "Recognizer"]
 @dataclass(frozen=True)
 class RecognizerConfig:
     """Decoding settings shared by transcribe() and stream(): "greedy" or "beam" (beam_size
-    hypotheses) and the look-ahead (index into the encoder's att_context_size; None: the first)."""
+    hypotheses) and the look-ahead in ms (one of the model's, `streaming.lookahead`; None: its default)."""
 
     decoding: Literal["greedy", "beam"] = "greedy"
     beam_size: int = 4
-    lookahead: int | None = None
+    lookahead_ms: int | None = None
 
     def __post_init__(self) -> None:
         # SessionConfig holds the one copy of these checks (typed errors that name the setting)
-        SessionConfig(lookahead=self.lookahead or 0, decoding=self.decoding, beam_size=self.beam_size)
+        SessionConfig(decoding=self.decoding, beam_size=self.beam_size)
 
 
 def _as_list(inputs: Sequence[AudioInput] | AudioInput) -> list[AudioInput]:
@@ -72,26 +73,23 @@ class Recognizer:
         if model.tokenizer is None:
             raise SessionConfigError("the model has no tokenizer: load it with asr.load_model or set "
                                      ".tokenizer")
-        contexts = model.encoder.contexts
-        if self.lookahead >= len(contexts):
-            raise SessionConfigError(f"lookahead {self.lookahead} out of range: the encoder has "
-                                     f"{len(contexts)} att_context_size entries {list(contexts)}")
+        self.lookahead = lookahead_index(model, self.cfg.lookahead_ms)  # the context index, internal
         self.model = model.eval()
 
     @classmethod
     def load(cls, model: str | os.PathLike = "demo", device: str | torch.device = "cpu",
              decoding: Literal["greedy", "beam"] = "greedy", beam_size: int = 4,
-             lookahead: int | None = None) -> Recognizer:
+             lookahead_ms: int | None = None) -> Recognizer:
         """The Recognizer of a model directory, or of a bundled model by name ("demo")."""
         from transduce.asr.checkpoint import load_model
 
-        cfg = RecognizerConfig(decoding, beam_size, lookahead)
+        cfg = RecognizerConfig(decoding, beam_size, lookahead_ms)
         return cls(load_model(model, device=device), cfg)
 
     @property
-    def lookahead(self) -> int:
-        """The look-ahead index in use (None in the config means 0, the encoder's default)."""
-        return self.cfg.lookahead or 0
+    def lookahead_ms(self) -> int:
+        """The look-ahead in use, in ms (`lookaheads_ms(model)` lists the model's)."""
+        return lookaheads_ms(self.model)[self.lookahead]
 
     @property
     def sample_rate(self) -> int:

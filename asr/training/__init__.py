@@ -16,7 +16,7 @@ from transduce.asr.training.averaging import (
 )
 from transduce.asr.training.config import TrainConfig, load_train_config, model_config
 from transduce.asr.training.trainer import Trainer, TrainResult, train
-from transduce.asr.training.validation import ValidationResult, stream_decode, validate
+from transduce.asr.training.validation import ValidationResult, Validator
 
 __all__ = [
     "TrainConfig",
@@ -26,8 +26,7 @@ __all__ = [
     "TrainResult",
     "train",
     "ValidationResult",
-    "stream_decode",
-    "validate",
+    "Validator",
     "average_checkpoints",
     "average_state_dicts",
     "last_checkpoints",

@@ -49,7 +49,7 @@ from transduce.asr.training.loader import TrainLoader
 from transduce.asr.training.metrics_log import IntervalMeter, MetricsLog, format_train_line
 from transduce.asr.training.rng import capture_rng, derive_seed, restore_rng, seed_everything
 from transduce.asr.training.schedule import learning_rate, set_learning_rate
-from transduce.asr.training.validation import ValidationResult, validate
+from transduce.asr.training.validation import ValidationResult, Validator
 
 __all__ = ["TrainResult", "Trainer", "train"]
 
@@ -66,9 +66,12 @@ class TrainResult:
     validation: ValidationResult | None
 
 
-def train(cfg: TrainConfig, echo: Callable[[str], None] = print) -> TrainResult:
-    """Train (or continue training) as `cfg` says; see the module docstring."""
-    trainer = Trainer(cfg, echo)
+def train(cfg: TrainConfig, echo: Callable[[str], None] = print,
+          validator: Validator | None = None) -> TrainResult:
+    """Train (or continue training) as `cfg` says; see the module docstring. `validator` decodes the
+    dev set (transduce train passes transduce.streaming.evaluation.validate); without one the run
+    does not validate."""
+    trainer = Trainer(cfg, echo, validator)
     try:
         return trainer.fit()
     finally:
@@ -100,8 +103,9 @@ def _rng_kept() -> Iterator[None]:
 class Trainer:
     """One training run; `fit` runs it from scratch or from the newest checkpoint in out_dir."""
 
-    def __init__(self, cfg: TrainConfig, echo: Callable[[str], None] = print) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: TrainConfig, echo: Callable[[str], None] = print,
+                 validator: Validator | None = None) -> None:
+        self.cfg, self.validator = cfg, validator
         self.device = _pick_device(cfg.device)
         self.dist = D.init_distributed(self.device)
         if cfg.num_threads > 0:
@@ -167,10 +171,12 @@ class Trainer:
         self.loader = TrainLoader(self.train_set, sampler, cfg.data.num_workers, cfg.seed,
                                   pin_memory=self.device.type == "cuda")
         self.optimizer = build_optimizer(self.model, cfg.optim)
-        self.dev_set = None
+        self.dev_entries = None
         if info.is_main and cfg.data.dev_manifest:
-            dev = read_entries(cfg.data.dev_manifest, self.log.print)
-            self.dev_set = make_dataset(dev, tokenizer, self.model, cfg.data, cfg.seed, train=False)
+            if self.validator is None:
+                self.log.print("no validator given: the dev set is not decoded (transduce train passes one)")
+            else:
+                self.dev_entries = read_entries(cfg.data.dev_manifest, self.log.print)
         step, rng = (self._resume(resume) if resume is not None else (0, None))
         if resume is None and info.is_main:
             data = cfg.data
@@ -259,10 +265,10 @@ class Trainer:
     def _validate(self, step: int) -> None:
         """Streaming WER/CER on the dev set (rank 0; the others wait)."""
         v = self.cfg.validation
-        if self.dev_set is not None:
+        if self.dev_entries is not None:
             with _rng_kept():
-                result = validate(self.model, self.dev_set, v.max_utterances, v.lookahead, v.batch_size,
-                                  self.device)
+                result = self.validator(self.model, self.dev_entries, v.max_utterances, v.lookahead,
+                                        v.batch_size)
             context = self.model.cfg.encoder.att_context_size[v.lookahead]
             self.log.print(f"validation step {step}: WER {100 * result.wer:.2f}% CER {100 * result.cer:.2f}% "
                            f"over {result.utterances} utterances (streaming, att_context {list(context)})")

@@ -1,12 +1,13 @@
 """`transduce demo`: the main job on the bundled sample.
 
 With a model (the bundled "demo" when it ships, or `--model PATH`), the demo transcribes the
-bundled recording twice: offline (one forward over the whole utterance) and streaming, the way a
-server does it (audio in chunks of the model's look-ahead through the online front end,
-`encoder.stream_step` and the resumable greedy decoder). It prints both transcripts, the
-reference, WER, word times and confidences and the real-time factor, and says whether streaming
-gave exactly the offline result. Without a model it shows the audio front end: offline and
-streaming log-mel features of the same audio, and that they agree.
+bundled recording twice through the Python API, which runs what the server runs: offline
+(`Recognizer.transcribe`, one forward over the whole utterance) and streaming (`Recognizer.stream`:
+audio in chunks of the model's look-ahead through the online front end, the cache-aware encoder step
+and the resumable greedy decoder). It prints both transcripts, the reference, WER, word times and
+confidences and the real-time factor, and says whether streaming gave exactly the offline result.
+Without a model it shows the audio front end: offline and streaming log-mel features of the same
+audio, and that they agree.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ _BUNDLED = "demo"
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH",
                         help=f"model directory or bundled name (default: the bundled {_BUNDLED!r}, if any)")
-    parser.add_argument("--lookahead", type=int, default=0, metavar="I",
-                        help="index into the model's att_context_size (default 0, the model's default)")
+    parser.add_argument("--lookahead-ms", type=int, metavar="MS",
+                        help="one of the model's look-aheads in ms (default: the model's default)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads (default 1: enough for one stream; 0: torch's default)")
     parser.add_argument("--features-only", action="store_true", help="show only the audio front end")
@@ -51,71 +52,90 @@ def _load(name: str):  # -> ASRModel
     return model
 
 
-def _transcribe(model, audio: np.ndarray, lookahead: int) -> dict:
-    """Offline and streaming hypotheses of `audio` with their wall times and the streaming steps."""
-    from transduce.asr.encoders.state import StreamingError
-    from transduce.asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
+def _transcribe(recognizer, audio: np.ndarray) -> dict:
+    """Offline and streaming results of `audio` with their wall times and the chunks streamed."""
+    from transduce.streaming import EndpointConfig
 
-    try:
-        model.encoder.init_state(1, lookahead)
-    except (StreamingError, ValueError) as e:
-        raise CommandError(f"look-ahead {lookahead}: {e}") from None
-    warm = audio[:model.cfg.features.sample_rate]  # first calls pay one-off set-up costs: not timed
-    stream_waveform(model, warm, lookahead, greedy_decoder(model))
+    model = recognizer.model
+    rate = recognizer.sample_rate
+    chunk = model.encoder.chunk_frames(recognizer.lookahead)[1] * model.cfg.features.frame_shift
+
+    def stream(samples: np.ndarray) -> tuple[list, int]:
+        with recognizer.stream(rate, EndpointConfig(enabled=False), interim_results=False) as s:
+            starts = range(0, len(samples), chunk)
+            results = [r for start in starts for r in s.feed(samples[start:start + chunk])]
+            return [r for r in results + s.finish() if r.is_final], len(starts)
+
+    warm = audio[:rate]  # first calls pay one-off set-up costs: not timed
+    recognizer.transcribe([warm])
+    stream(warm)
     start = time.perf_counter()
-    feats = compute_fbank(audio, model.cfg.features)
-    offline = offline_hypotheses(model, feats[None], torch.tensor([feats.shape[0]]), lookahead,
-                                 greedy_decoder(model))[0]
+    offline = recognizer.transcribe([audio])[0]
     mid = time.perf_counter()
-    streaming, steps, _ = stream_waveform(model, audio, lookahead, greedy_decoder(model))
+    finals, chunks = stream(audio)
     end = time.perf_counter()
-    return {"offline": offline, "streaming": streaming, "offline_s": mid - start, "streaming_s": end - mid,
-            "steps": steps}
+    return {"offline": offline, "streaming": finals, "offline_s": mid - start, "streaming_s": end - mid,
+            "chunks": chunks, "chunk_ms": 1000 * chunk / rate}
 
 
-def _describe(model, lookahead: int, name: str) -> str:
+def _describe(recognizer, name: str) -> str:
+    model = recognizer.model
     cfg = model.cfg
     heads = [cfg.transducer.upper()] if cfg.transducer != "none" else []
     heads = "+".join(heads + (["CTC"] if cfg.ctc else []))
-    left, right = cfg.encoder.att_context_size[lookahead]
-    chunk_ms = model.encoder.chunk_frames(lookahead)[1] * cfg.features.frame_shift_ms
+    left, right = model.encoder.contexts[recognizer.lookahead]
+    chunk_ms = model.encoder.chunk_frames(recognizer.lookahead)[1] * cfg.features.frame_shift_ms
     params = sum(p.numel() for p in model.parameters())
     return (f"transduce demo: model {name} ({params:,} parameters, {cfg.encoder_type} + {heads}), "
-            f"look-ahead {lookahead} = context [{left}, {right}]: {chunk_ms:.0f} ms chunks")
+            f"look-ahead {recognizer.lookahead_ms} ms = context [{left}, {right}]: {chunk_ms:.0f} ms chunks")
 
 
-def _print_report(model, name: str, lookahead: int, audio: np.ndarray, out: dict) -> None:
-    from transduce.asr.decoding import to_result
+def _same_result(offline, finals: list) -> bool:
+    """One final with the offline transcript's tokens and word times."""
+    if len(finals) != 1:
+        return False
+    a, b = offline, finals[0]
+    times = [(w.text, w.start_s, w.end_s) for w in a.words] == [(w.text, w.start_s, w.end_s) for w in b.words]
+    return a.tokens == b.tokens and times
+
+
+def _print_report(recognizer, name: str, audio: np.ndarray, out: dict) -> None:
     from transduce.asr.metrics import wer
 
-    rate, ref = model.cfg.features.sample_rate, sample_transcript()
+    rate, ref = recognizer.sample_rate, sample_transcript()
     seconds = len(audio) / rate
-    off = to_result(out["offline"], model.tokenizer, model.frame_shift_s)
-    st = to_result(out["streaming"], model.tokenizer, model.frame_shift_s)
-    print(_describe(model, lookahead, name))
+    off, finals = out["offline"], out["streaming"]
+    text = " ".join(r.text for r in finals)
+    print(_describe(recognizer, name))
     print(f"  sample      {sample_path().name}: {seconds:.2f} s at {rate} Hz")
     print(f"  reference   {ref!r}")
     print(f"  offline     {off.text!r}  WER {100 * wer([ref], [off.text]):.1f}%  "
           f"RTF {out['offline_s'] / seconds:.3f}")
-    print(f"  streaming   {st.text!r}  WER {100 * wer([ref], [st.text]):.1f}%  "
-          f"RTF {out['streaming_s'] / seconds:.3f} ({out['steps']} encoder steps: OnlineFbank -> "
-          f"stream_step -> greedy decoder)")
-    a, b = out["offline"], out["streaming"]
-    if a.tokens == b.tokens and a.frames == b.frames:
-        print("  streaming == offline: the same tokens at the same encoder frames")
+    print(f"  streaming   {text!r}  WER {100 * wer([ref], [text]):.1f}%  "
+          f"RTF {out['streaming_s'] / seconds:.3f} ({out['chunks']} chunks of {out['chunk_ms']:.0f} ms: "
+          f"online features -> encoder stream step -> greedy decoder)")
+    if _same_result(off, finals):
+        print("  streaming == offline: the same tokens at the same times")
     else:
         print("  streaming != offline: the transcripts or token times differ")
     print(f"  words (streaming; start-end seconds, confidence; {torch.get_num_threads()} torch thread(s)):")
-    for w in st.words:
+    words = [w for r in finals for w in r.words]
+    for w in words:
         print(f"    {w.start_s:6.2f}-{w.end_s:5.2f}  {w.confidence:.2f}  {w.text}")
-    if not st.words:
+    if not words:
         print("    (none)")
 
 
-def _model_demo(name: str, lookahead: int) -> int:
+def _model_demo(name: str, lookahead_ms: int | None) -> int:
+    from transduce.streaming import Recognizer, RecognizerConfig, SessionConfigError
+
     model = _load(name)
-    audio = load_audio(sample_path(), model.cfg.features.sample_rate)
-    _print_report(model, name, lookahead, audio, _transcribe(model, audio, lookahead))
+    try:
+        recognizer = Recognizer(model, RecognizerConfig(lookahead_ms=lookahead_ms))
+    except SessionConfigError as e:
+        raise CommandError(str(e)) from None
+    audio = load_audio(sample_path(), recognizer.sample_rate)
+    _print_report(recognizer, name, audio, _transcribe(recognizer, audio))
     return 0
 
 
@@ -158,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.features_only or name is None:
         reason = "--features-only" if args.features_only else "no trained model is bundled"
         return _features_demo(args.chunk_ms, reason)
-    return _model_demo(name, args.lookahead)
+    return _model_demo(name, args.lookahead_ms)
 
 
 COMMAND = Command(name="demo", help="Run the main job on the bundled sample.", add_arguments=_add_arguments,

@@ -1,12 +1,12 @@
 """`transduce evaluate MODEL MANIFEST`: streaming and offline WER/CER per look-ahead, their gap, and RTF.
 
     transduce evaluate demo data/synth/test.jsonl
-    transduce evaluate runs/x/averaged test.jsonl --lookahead 0 --lookahead 2 --json eval.json
+    transduce evaluate runs/x/averaged test.jsonl --lookahead-ms 0 --lookahead-ms 480 --json eval.json
     transduce evaluate demo test.jsonl --decoding beam --beam-size 4 --max-utterances 100
     transduce evaluate demo test.jsonl --model-card asr/assets/models/demo/MODEL_CARD.md \\
         --run-dir runs/demo1 --train-command "transduce train ..."
 
-MODEL is a checkpoint directory or the name of a bundled model. See asr.evaluation for what each
+MODEL is a checkpoint directory or the name of a bundled model. See streaming.evaluation for what each
 figure means; RTF is measured with the torch thread count printed (--threads, default 1).
 """
 
@@ -24,17 +24,17 @@ __all__ = ["COMMAND"]
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="checkpoint directory or bundled model name")
     parser.add_argument("manifest", metavar="MANIFEST", type=Path, help="JSONL manifest to score")
-    parser.add_argument("--lookahead", type=int, action="append", metavar="I",
-                        help="index into the encoder's att_context_size (repeatable; default: all)")
+    parser.add_argument("--lookahead-ms", type=int, action="append", metavar="MS",
+                        help="a look-ahead of the model in ms (repeatable; default: all it has)")
     parser.add_argument("--decoding", choices=("greedy", "beam"), default="greedy")
-    parser.add_argument("--beam-size", type=int, default=4, metavar="K")
+    parser.add_argument("--beam-size", type=int, default=4, metavar="N")
     parser.add_argument("--max-utterances", type=int, metavar="N", help="only the first N utterances")
     parser.add_argument("--batch-size", type=int, default=1, metavar="B",
                         help="streams decoded together (default 1: the RTF of one stream)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads (default 1: steady timings on a shared CPU; 0: torch's default)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
-    card = parser.add_argument_group("model card (asr.model_card)")
+    card = parser.add_argument_group("model card (streaming.model_card)")
     card.add_argument("--model-card", type=Path, metavar="OUT.md", help="write a MODEL_CARD.md here")
     card.add_argument("--run-dir", type=Path, help="the training run (train_config.json, metrics.jsonl)")
     card.add_argument("--train-command", help="the exact training command, for the card")
@@ -67,12 +67,12 @@ def _load(model_arg: str, manifest: Path) -> tuple[object, list]:
 def _run(args: argparse.Namespace) -> int:
     import torch
     from transduce.asr.audio import AudioError
-    from transduce.asr.evaluation import EvalConfig, evaluate, format_table
+    from transduce.streaming.evaluation import EvalConfig, evaluate, format_table
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model, entries = _load(args.model, args.manifest)
-    cfg = EvalConfig(tuple(args.lookahead) if args.lookahead else None, args.decoding, args.beam_size,
+    cfg = EvalConfig(tuple(args.lookahead_ms) if args.lookahead_ms else None, args.decoding, args.beam_size,
                      args.max_utterances, args.batch_size)
     try:
         result = evaluate(model, entries, cfg, str(args.model), str(args.manifest))
@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _write_card(args: argparse.Namespace, report: dict) -> None:
     from transduce.asr.checkpoint import bundled_model_path, bundled_models
-    from transduce.asr.model_card import write_model_card
+    from transduce.streaming.model_card import write_model_card
 
     model_dir = Path(args.model)
     if not model_dir.is_dir() and args.model in bundled_models():

@@ -5,7 +5,9 @@
     torchrun --nproc-per-node 2 -m transduce.cli train my.yaml  # data-parallel (gloo on CPU, nccl on GPU)
 
 Running it again with the same out_dir continues from the newest checkpoint there (see
-asr.training.trainer). `--set` takes dotted keys and YAML values, applied before validation.
+transduce.asr.training.trainer); the dev set is validated through the streaming layer's served
+path (transduce.streaming.evaluation.validate). `--set` takes dotted keys and YAML values, applied
+before the config is checked.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ def _run(args: argparse.Namespace) -> int:
     from transduce.asr.config import ConfigError
     from transduce.asr.training.config import load_train_config
     from transduce.asr.training.trainer import train
+    from transduce.streaming.evaluation import validate
 
     overrides = list(args.overrides) + ([f"checkpoint.out_dir={args.out_dir}"] if args.out_dir else [])
     try:
         cfg = load_train_config(args.config, overrides)
-        result = train(cfg, echo=lambda line: print(line, flush=True))
+        result = train(cfg, echo=lambda line: print(line, flush=True), validator=validate)
     except (ConfigError, CheckpointError) as e:
         raise CommandError(str(e)) from None
     if result.checkpoint is not None:

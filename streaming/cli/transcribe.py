@@ -1,7 +1,7 @@
 """`transduce transcribe`: offline batch transcription of files, folders and manifests.
 
     transduce transcribe INPUTS... --model PATH|demo --out FILE [--format jsonl|txt|srt|vtt]
-        [--decoding greedy|beam] [--beam-size K] [--batch-size N] [--max-batch-frames N]
+        [--decoding greedy|beam] [--beam-size N] [--lookahead-ms MS] [--batch-size N] [--max-batch-frames N]
         [--workers N] [--resume | --overwrite]
     torchrun --nproc-per-node N -m transduce.cli transcribe ...     (each rank a shard, one merged --out)
 
@@ -38,7 +38,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="results file (jsonl/txt) or folder (srt/vtt: one subtitle file per input)")
     parser.add_argument("--format", default="jsonl", choices=("jsonl", "txt", "srt", "vtt"))
     parser.add_argument("--decoding", default="greedy", choices=("greedy", "beam"))
-    parser.add_argument("--beam-size", type=int, default=4, metavar="K", help="beam width (default 4)")
+    parser.add_argument("--beam-size", type=int, default=4, metavar="N", help="beam width (default 4)")
+    parser.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
+                        help="one of the model's look-aheads in ms (default: the model's default)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="recordings per forward pass")
     parser.add_argument("--max-batch-frames", type=int, default=None, metavar="N",
                         help="at most N padded 10 ms feature frames per forward pass (default: no limit)")
@@ -62,7 +64,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - a streaming.Recognizer (i
         raise CommandError("--max-batch-frames must be >= 1 and --workers >= 0")
     try:
         return Recognizer.load(args.model, device=args.device, decoding=args.decoding,
-                               beam_size=args.beam_size)
+                               beam_size=args.beam_size, lookahead_ms=args.lookahead_ms)
     except (CheckpointError, SessionConfigError, OSError, ValueError) as e:
         raise CommandError(f"--model {args.model}: {e}") from None
 

@@ -12,13 +12,12 @@ import grpc
 import numpy as np
 import soundfile as sf
 import torch
-from streaming_helpers import speechlike, tiny_model  # noqa: F401 - speechlike is re-exported
+from streaming_helpers import offline_hypothesis, oracle_decoder, speechlike, tiny_model  # noqa: F401
 from transduce.asr.audio import load_audio
 from transduce.asr.checkpoint import load_model, save_model
 from transduce.asr.decoding import DecodingResult, to_result
 from transduce.asr.features import compute_fbank
 from transduce.asr.models.asr_model import ASRModel
-from transduce.asr.stream_decode import greedy_decoder, make_decoder, offline_hypotheses
 from transduce.service.protos import RecognizerStub, asr_pb2
 from transduce.service.server import ServerConfig, serve
 
@@ -57,9 +56,7 @@ def load_pcm16_samples(audio: np.ndarray) -> np.ndarray:
 def offline_result(model: ASRModel, wav: bytes, lookahead: int = 0) -> DecodingResult:
     """Independent oracle: the whole file's features, one offline encoder forward under the same chunked
     mask, greedy decoding over all frames; text and word times (s) of the hypothesis."""
-    feats = compute_fbank(load_audio(wav, RATE), model.cfg.features)[None].to(torch.float64)
-    lens = torch.tensor([feats.shape[1]])
-    hyp = offline_hypotheses(model, feats, lens, lookahead, greedy_decoder(model))[0]
+    hyp = offline_hypothesis(model, load_audio(wav, RATE), lookahead)
     return to_result(hyp, model.tokenizer, model.frame_shift_s)
 
 
@@ -68,7 +65,7 @@ def offline_hypotheses_nbest(model: ASRModel, wav: bytes, beam: int = 4, lookahe
     """Offline oracle for n-best lists: one whole-utterance forward, beam search over all frames."""
     feats = compute_fbank(load_audio(wav, RATE), model.cfg.features)[None].to(torch.float64)
     enc, enc_lens = model.encode(feats, torch.tensor([feats.shape[1]]), lookahead)
-    decoder = make_decoder(model, "beam", beam)
+    decoder = oracle_decoder(model, "beam", beam)
     x = model.ctc_head(enc) if model.joiner is None else enc
     state = decoder.decode_chunk(x, enc_lens, decoder.init_state(1))
     return [model.tokenizer.decode(h.tokens).strip() for h in decoder.nbest(state)[0]]

@@ -18,10 +18,12 @@ from service_helpers import audio_requests, live_server, stream_call, stream_in_
 from transduce.asr.audio import load_audio
 from transduce.asr.checkpoint import bundled_models
 from transduce.asr.data.espeak import espeak_available
+from transduce.asr.data.manifest import ManifestEntry
 from transduce.asr.data.synth import UtteranceSpec, render
 from transduce.asr.metrics import wer
 from transduce.service.protos import asr_pb2
 from transduce.streaming import Recognizer
+from transduce.streaming.evaluation import EvalConfig, evaluate
 
 from transduce import asr
 
@@ -96,8 +98,9 @@ def test_two_spoken_utterances_give_two_finals_with_word_times_inside_them(demo)
         assert all(w.start_ms <= w.end_ms for w in alt.words)
 
 
-def test_cli_python_api_and_service_finals_agree_on_files(demo, tmp_path):
-    """transduce transcribe rows == Recognizer.transcribe == the gRPC finals (endpointing off)."""
+def test_cli_python_api_evaluate_and_service_finals_agree_on_files(demo, tmp_path):
+    """transduce transcribe rows == Recognizer.transcribe == evaluate's streaming and offline transcripts
+    (what validation and the model card measure) == the gRPC finals (endpointing off)."""
     from transduce.cli import main as cli_main
 
     sample = load_audio(SAMPLE, 16000)
@@ -116,6 +119,11 @@ def test_cli_python_api_and_service_finals_agree_on_files(demo, tmp_path):
                      "--no-progress"]) == 0
     cli = dict(line.split("\t", 1) for line in out.read_text().splitlines())
     assert [cli[str(p)] for p in paths] == api
+    entries = [ManifestEntry(str(p), wave.open(str(p)).getnframes() / 16000, REFERENCE) for p in paths]
+    recognizer = Recognizer(demo)
+    evaluated = evaluate(demo, entries, EvalConfig(lookaheads_ms=(recognizer.lookahead_ms,), batch_size=2))
+    la = evaluated.lookaheads[0]
+    assert list(la.offline.hypotheses) == api and list(la.streaming.hypotheses) == api
 
     async def go():
         async with live_server({"demo": demo}) as (_server, stub, _):

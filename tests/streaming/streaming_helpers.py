@@ -91,7 +91,7 @@ def offline_hypothesis(model: ASRModel, audio16k: np.ndarray, lookahead: int = 0
                        beam: int = 4) -> Hypothesis:
     """Offline oracle: whole-utterance features, the encoder's offline forward under the same
     chunked context, and the head's decoder over all frames at once."""
-    feats = compute_fbank(audio16k, model.cfg.features)[None].double()
+    feats = compute_fbank(audio16k, model.cfg.features)[None].to(next(model.parameters()).dtype)
     enc, enc_lens = model.encode(feats, torch.tensor([feats.shape[1]]), lookahead)
     decoder = oracle_decoder(model, method, beam)
     x = model.ctc_head(enc) if model.joiner is None else enc

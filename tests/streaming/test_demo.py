@@ -52,10 +52,10 @@ def _word_errors(ref: list[str], hyp: list[str]) -> int:
 
 
 def test_demo_with_a_model_shows_offline_and_streaming_transcripts(model_dir):
-    run = _transduce("demo", "--model", str(model_dir), "--lookahead", "0")
+    run = _transduce("demo", "--model", str(model_dir), "--lookahead-ms", "240")
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "look-ahead 0 = context [8, 3]: 320 ms chunks" in out
+    assert "look-ahead 240 ms = context [8, 3]: 320 ms chunks" in out  # 3 frames of 80 ms
     for section in ("reference", "offline", "streaming", "words (streaming", "1 torch thread"):
         assert section in out, section
     assert "streaming == offline" in out  # the encoder streams exactly
@@ -65,6 +65,12 @@ def test_demo_with_a_model_shows_offline_and_streaming_transcripts(model_dir):
         assert float(wer) == pytest.approx(100 * _word_errors(ref, text.split()) / len(ref), abs=0.05)
         assert float(rtf) > 0
     assert re.search(r"^ +\d+\.\d\d- *\d+\.\d\d  [01]\.\d\d  \S", out, re.M)  # a word: times, confidence
+
+
+def test_demo_refuses_a_look_ahead_the_model_does_not_have(model_dir):
+    run = _transduce("demo", "--model", str(model_dir), "--lookahead-ms", "100")
+    assert run.returncode == 2
+    assert "lookahead_ms 100 is not one of the model's look-aheads [240, 0] (ms)" in run.stderr
 
 
 def test_demo_features_only_shows_the_front_end():

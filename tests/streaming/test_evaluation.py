@@ -1,4 +1,4 @@
-"""`asr.evaluation` and `transduce evaluate`: streaming == offline on exact encoders, consistent figures.
+"""`streaming.evaluation`, `transduce evaluate`: streaming == offline on exact encoders, consistent figures.
 
 Oracles: the offline whole-utterance forward under the same attention mask (the encoders stream
 exactly, so every transcript must match); word error rates recomputed here with a plain-loop
@@ -14,17 +14,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from transduce.asr import save_model
+from streaming_helpers import offline_hypothesis
 from transduce.asr.audio import load_audio, sample_path, sample_transcript
 from transduce.asr.data.manifest import ManifestEntry, write_manifest
+from transduce.asr.decoding import to_result
 from transduce.asr.encoders import ConformerConfig
-from transduce.asr.evaluation import EvalConfig, evaluate
-from transduce.asr.features import compute_fbank
 from transduce.asr.losses import TDTLossConfig
 from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, LossConfig, transducer_heads
-from transduce.asr.stream_decode import greedy_decoder, offline_hypotheses, stream_waveform
 from transduce.asr.tokenizers import CharTokenizer
+from transduce.streaming import EndpointConfig, Recognizer
+from transduce.streaming.evaluation import EvalConfig, evaluate
 
+from transduce import save_model
 from transduce.cli import main
 
 TOK = CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz'"))
@@ -94,20 +95,25 @@ def test_streaming_transcripts_equal_offline_ones(tmp_path, transducer):
     result = evaluate(model, entries, EvalConfig(batch_size=2))
     refs = [e.text for e in entries]
     assert [la.index for la in result.lookaheads] == [0, 1, 2]
+    assert [la.lookahead_ms for la in result.lookaheads] == [160, 0, 80]  # right frames x 80 ms
     for la in result.lookaheads:
+        oracle = [to_result(offline_hypothesis(model, load_audio(e.audio_filepath), la.index, "greedy"), TOK,
+                            model.frame_shift_s).text for e in entries]
+        assert la.offline.hypotheses == tuple(oracle)
         assert la.streaming.hypotheses == la.offline.hypotheses
         assert la.differing == 0.0 and la.wer_gap == 0.0
         assert sum(len(h) for h in la.offline.hypotheses) > 10  # not a comparison of empty outputs
         for mode in (la.streaming, la.offline):
             assert mode.wer == pytest.approx(_wer(refs, mode.hypotheses))
             assert mode.rtf > 0 and mode.rtfx == pytest.approx(1 / mode.rtf)
-    one = evaluate(model, entries, EvalConfig(lookaheads=(1,), batch_size=1))
+    one = evaluate(model, entries, EvalConfig(lookaheads_ms=(0,), batch_size=1))
     assert one.lookaheads[0].streaming.hypotheses == result.lookaheads[1].streaming.hypotheses
 
 
 def test_beam_search_streams_like_it_decodes_offline(tmp_path):
     _, entries = _corpus(tmp_path)
-    result = evaluate(_model("tdt"), entries[1:], EvalConfig(lookaheads=(0,), decoding="beam", beam_size=2))
+    cfg = EvalConfig(lookaheads_ms=(160,), decoding="beam", beam_size=2)
+    result = evaluate(_model("tdt"), entries[1:], cfg)
     la = result.lookaheads[0]
     assert result.beam_size == 2 and la.streaming.hypotheses == la.offline.hypotheses
 
@@ -120,24 +126,25 @@ def test_a_context_that_cannot_stream_is_scored_offline_only(tmp_path):
     assert result.to_json()["lookaheads"][0]["streaming"] is None
 
 
-def test_served_waveform_streaming_equals_offline_for_any_audio_chunking():
+def test_a_stream_equals_offline_for_any_audio_chunking():
+    """Recognizer.stream (the served path) against the offline oracle, chunk boundaries included."""
     model = _model("tdt")
     first, later = model.encoder.chunk_frames(0)
     audio = load_audio(sample_path())
     # a length whose frames end exactly on a chunk boundary (the final chunk is empty), and one
-    # whose last encoder frames wait for look-ahead that never comes (only `final` finishes them)
+    # whose last encoder frames wait for look-ahead that never comes (only the end finishes them)
     exact = audio[:400 + 160 * (first + 3 * later - 1)]
     ragged = audio[:400 + 160 * (first + 3 * later + 9)]
+    recognizer = Recognizer(model)
     for samples in (audio, exact, ragged):
-        feats = compute_fbank(samples)
-        lens = torch.tensor([feats.shape[0]])
-        expect = offline_hypotheses(model, feats[None], lens, 0)[0]
-        frames = int(model.encode(feats[None], lens, 0)[1][0])
+        expect = to_result(offline_hypothesis(model, samples, 0), TOK, model.frame_shift_s)
         assert len(expect.tokens) > 5
-        for chunk in (None, 160, 1000, 4321):
-            got = stream_waveform(model, samples, 0, greedy_decoder(model), chunk)
-            assert (got.hypothesis.tokens, got.hypothesis.frames) == (expect.tokens, expect.frames), chunk
-            assert got.encoder_frames == frames  # every frame, the look-ahead-waiting ones at the end too
+        for chunk in (160, 1000, 4321, len(samples)):
+            with recognizer.stream(16000, EndpointConfig(enabled=False), interim_results=False) as s:
+                results = [r for i in range(0, len(samples), chunk) for r in s.feed(samples[i:i + chunk])]
+                (final,) = results + s.finish()
+            assert final.tokens == tuple(expect.tokens), chunk
+            assert [(w.start_s, w.end_s) for w in final.words] == [(w.start_s, w.end_s) for w in expect.words]
 
 
 def test_cli_writes_consistent_json(tmp_path, capsys):
@@ -145,7 +152,7 @@ def test_cli_writes_consistent_json(tmp_path, capsys):
     model_dir = save_model(model, tmp_path / "model")
     manifest, entries = _corpus(tmp_path)
     out = tmp_path / "eval.json"
-    args = ["evaluate", str(model_dir), str(manifest), "--lookahead", "2", "--lookahead", "0",
+    args = ["evaluate", str(model_dir), str(manifest), "--lookahead-ms", "80", "--lookahead-ms", "160",
             "--max-utterances", "2", "--json", str(out), "--threads", "1"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -154,6 +161,7 @@ def test_cli_writes_consistent_json(tmp_path, capsys):
     assert report["utterances"] == 2 and report["machine"]["torch_threads"] == 1
     assert report["audio_s"] == pytest.approx(sum(e.duration for e in entries[:2]), abs=1e-3)
     assert [la["index"] for la in report["lookaheads"]] == [2, 0]
+    assert [la["lookahead_ms"] for la in report["lookaheads"]] == [80, 160]
     for la in report["lookaheads"]:
         contexts = model.cfg.encoder.att_context_size
         assert la["context"] == list(contexts[la["index"]])
@@ -182,5 +190,5 @@ def test_cli_bad_inputs_exit_non_zero_with_a_clear_message(tmp_path, capsys):
     gone.write_text(json.dumps({"audio_filepath": "gone.wav", "duration": 1.0, "text": "a"}) + "\n")
     assert main(["evaluate", str(model_dir), str(gone)]) == 2
     assert "audio file not found" in capsys.readouterr().err
-    assert main(["evaluate", str(model_dir), str(manifest), "--lookahead", "7"]) == 2
-    assert "look-ahead indices [7]" in capsys.readouterr().err
+    assert main(["evaluate", str(model_dir), str(manifest), "--lookahead-ms", "7"]) == 2
+    assert "lookahead_ms 7 is not one of the model's look-aheads [160, 0, 80]" in capsys.readouterr().err

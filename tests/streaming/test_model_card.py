@@ -16,10 +16,10 @@ from transduce.asr import load_model, save_model
 from transduce.asr.audio import load_audio, sample_path, sample_transcript
 from transduce.asr.data.manifest import ManifestEntry, write_manifest
 from transduce.asr.encoders import ConformerConfig
-from transduce.asr.evaluation import EvalConfig, evaluate
-from transduce.asr.model_card import TODO, render_model_card, write_model_card
 from transduce.asr.models.asr_model import ASRModel, ASRModelConfig
 from transduce.asr.tokenizers import CharTokenizer
+from transduce.streaming.evaluation import EvalConfig, evaluate
+from transduce.streaming.model_card import TODO, render_model_card, write_model_card
 
 from transduce.cli import main
 
@@ -92,7 +92,7 @@ def test_the_card_reports_each_source(setup):
     rows = [line for line in text.splitlines() if line.startswith("| ") and "ms |" in line]
     assert len(rows) == 2
     for row, la in zip(rows, ev["lookaheads"]):
-        assert row.startswith(f"| {la['index']} | {la['context']} | {la['chunk_ms']:.0f} ms ")
+        assert row.startswith(f"| {la['lookahead_ms']} ms | {la['context']} | {la['chunk_ms']:.0f} ms ")
         assert f"| {100 * la['streaming']['wer']:.2f}% |" in row
     assert TODO not in text
 
@@ -109,8 +109,8 @@ def test_missing_inputs_are_left_to_fill_in(setup):
 def test_evaluate_cli_writes_the_card(setup, tmp_path, capsys):
     model_dir, run, _, manifest = setup
     out = tmp_path / "CARD.md"
-    assert main(["evaluate", str(model_dir), str(manifest), "--lookahead", "1", "--model-card", str(out),
+    assert main(["evaluate", str(model_dir), str(manifest), "--lookahead-ms", "0", "--model-card", str(out),
                  "--run-dir", str(run), "--train-command", "transduce train demo.yaml"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     text = out.read_text()
-    assert "    transduce train demo.yaml" in text and "| 1 | [8, 0] | 80 ms |" in text
+    assert "    transduce train demo.yaml" in text and "| 0 ms | [8, 0] | 80 ms |" in text

@@ -54,10 +54,15 @@ def _check_against_oracle(transcript, model, audio, lookahead, method, beam=4):
     return expect
 
 
+MS = {0: 80, 1: 0, 2: 40}  # the tiny models' contexts (6, 2), (6, 0), (3, 1) in 40 ms encoder frames
+
+
 @pytest.mark.parametrize(("head", "method", "lookahead"), [
     ("tdt", "greedy", None), ("rnnt", "beam", 2), ("ctc", "greedy", 1), ("ctc", "beam", 0)])
 def test_files_and_arrays_give_the_offline_oracle(model_dirs, tmp_path, head, method, lookahead):
-    r = Recognizer.load(model_dirs[head], decoding=method, beam_size=3, lookahead=lookahead)
+    ms = None if lookahead is None else MS[lookahead]
+    r = Recognizer.load(model_dirs[head], decoding=method, beam_size=3, lookahead_ms=ms)
+    assert r.lookahead == (lookahead or 0) and r.lookahead_ms == MS[lookahead or 0]
     audio = [speechlike(s, seed=i) for i, s in enumerate((1.7, 0.9, 2.2))]
     paths = []
     for i, a in enumerate(audio):
@@ -94,7 +99,7 @@ def test_batch_size_does_not_change_results_and_input_order_is_kept(model_dirs):
 @pytest.mark.parametrize(("head", "method", "lookahead"), [
     ("tdt", "greedy", 1), ("tdt", "beam", 0), ("rnnt", "greedy", 2), ("ctc", "beam", 1)])
 def test_stream_final_equals_transcribe(model_dirs, head, method, lookahead):
-    r = Recognizer.load(model_dirs[head], decoding=method, beam_size=3, lookahead=lookahead)
+    r = Recognizer.load(model_dirs[head], decoding=method, beam_size=3, lookahead_ms=MS[lookahead])
     audio = speechlike(2.1, seed=5)
     expect = r.transcribe(audio)[0]
     assert len(expect.tokens) > 5
@@ -233,8 +238,9 @@ def test_bad_settings_and_models_are_refused_by_name(model_dirs, tmp_path):
         Recognizer.load(model_dirs["ctc"], decoding="viterbi")
     with pytest.raises(SessionConfigError, match="beam_size"):
         Recognizer.load(model_dirs["ctc"], decoding="beam", beam_size=0)
-    with pytest.raises(SessionConfigError, match="lookahead 3 out of range"):
-        Recognizer.load(model_dirs["ctc"], lookahead=3)
+    known = r"lookahead_ms 3 is not one of the model's look-aheads \[80, 0, 40\]"
+    with pytest.raises(SessionConfigError, match=known):
+        Recognizer.load(model_dirs["ctc"], lookahead_ms=3)
     with pytest.raises(CheckpointError, match="no such checkpoint directory"):
         Recognizer.load(tmp_path / "nothing")
     if "demo" not in asr.checkpoint.bundled_models():

@@ -8,6 +8,7 @@ from pathlib import Path
 from training_helpers import model_section, train_config
 from transduce.asr.config import from_dict
 from transduce.asr.training import TrainConfig, TrainResult, train
+from transduce.streaming.evaluation import validate
 
 STEPS = 90
 
@@ -19,7 +20,7 @@ def overfit(corpus: Path, out: Path, transducer: str, ctc: bool,
                         optim={"lr": 5e-3, "warmup_steps": 5, "schedule": "constant", "weight_decay": 0.0})
     data["model"] = model_section(transducer, ctc)
     data["model"]["loss"]["transducer_loss"] = loss
-    result = train(from_dict(TrainConfig, data, "config"), echo=lambda line: None)
+    result = train(from_dict(TrainConfig, data, "config"), echo=lambda line: None, validator=validate)
     records = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
     return result, [r["loss"] for r in records if r.get("kind") != "validation"]
 

@@ -19,6 +19,7 @@ from transduce.asr import load_model
 from transduce.asr.config import from_dict
 from transduce.asr.training import TrainConfig, train
 from transduce.asr.training.checkpoints import list_checkpoints
+from transduce.streaming.evaluation import validate
 
 pytestmark = needs_espeak
 
@@ -60,7 +61,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uninterrupted(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "a"
-    result = train(_config(corpus, out), echo=lambda line: None)
+    result = train(_config(corpus, out), echo=lambda line: None, validator=validate)
     assert result.step == 6
     return out
 
@@ -76,10 +77,10 @@ def _assert_same(a, b):
 def test_interrupted_mid_epoch_then_resumed_matches_uninterrupted(corpus, uninterrupted, tmp_path):
     out = tmp_path / "b"
     with pytest.raises(_Crash):
-        train(_config(corpus, out), echo=_crash_at(4))  # 3 batches an epoch: checkpoint 2 is mid-epoch
+        train(_config(corpus, out), echo=_crash_at(4), validator=validate)  # checkpoint 2 is mid-epoch
     assert [s for s, _ in list_checkpoints(out)] == [2]
     assert max(_losses(out)) == 3  # step 3 was logged, then lost; step 4 crashed before its record
-    result = train(_config(corpus, out), echo=lambda line: None)
+    result = train(_config(corpus, out), echo=lambda line: None, validator=validate)
     assert result.step == 6
     _assert_same(uninterrupted, out)
     assert sorted(_losses(out)) == list(range(1, 7))  # lost steps' records replaced, not duplicated
@@ -90,15 +91,15 @@ def test_interrupted_mid_epoch_then_resumed_matches_uninterrupted(corpus, uninte
 def test_worker_processes_change_nothing_and_resume_exactly(corpus, uninterrupted, tmp_path):
     out = tmp_path / "w"
     with pytest.raises(_Crash):
-        train(_config(corpus, out, data__num_workers=2), echo=_crash_at(4))
-    train(_config(corpus, out, data__num_workers=2), echo=lambda line: None)
+        train(_config(corpus, out, data__num_workers=2), echo=_crash_at(4), validator=validate)
+    train(_config(corpus, out, data__num_workers=2), echo=lambda line: None, validator=validate)
     _assert_same(uninterrupted, out)
 
 
 def test_a_finished_run_is_not_trained_again(corpus, uninterrupted):
     before = _weights(uninterrupted)
     lines = []
-    result = train(_config(corpus, uninterrupted), echo=lines.append)
+    result = train(_config(corpus, uninterrupted), echo=lines.append, validator=validate)
     assert result.step == 6 and any("already trained to step 6" in line for line in lines)
     after = _weights(uninterrupted)
     assert all(torch.equal(before[k], after[k]) for k in before)
