@@ -1,7 +1,7 @@
 """Training losses as thin nn.Modules over the fused kernels: CTC, RNN-T, TDT and pruned RNN-T.
 
-B: batch, T: frames, U: target length, V: vocabulary (blank included), D: number of TDT durations,
-C: classes of the simple-loss projections (= V), R: s_range.
+Shapes: see NOTATION.md (B, T' encoder frames, U target length, V vocabulary incl. blank, K number
+of TDT durations, S prune range); T'_b, U_b: the frames and targets of row b.
 
 Each module takes its settings as constructor arguments (torchaudio's `RNNTLoss` style), keeps them
 as one frozen dataclass in `.cfg` (`from_config` builds a module from one) and validates them at
@@ -89,7 +89,7 @@ class CTCLoss(_ConfiguredLoss):
 
     Paper: Graves et al., "Connectionist Temporal Classification" (ICML 2006); delay penalty: Kang et
     al., "Delay-penalized CTC implemented based on Finite State Transducer" (2023): non-blank
-    log-probs at frame t get delay_penalty * ((T_b - 1) / 2 - t). Utterances too short for their
+    log-probs at frame t get delay_penalty * ((T'_b - 1) / 2 - t). Utterances too short for their
     targets get an infinite loss and a zero gradient.
     """
 
@@ -100,8 +100,8 @@ class CTCLoss(_ConfiguredLoss):
     def forward(
         self, logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor
     ) -> Tensor:
-        """logits (B, T, V); targets (B, S) int; logit_lengths (B,) in [1, T]; target_lengths (B,) in
-        [0, S]. Returns a scalar, or (B,) with reduction "none"."""
+        """logits (B, T', V); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths (B,) in
+        [0, U]. Returns a scalar, or (B,) with reduction "none"."""
         c = self.cfg
         return kernels.ctc_loss(logits, targets, logit_lengths, target_lengths, c.blank, c.reduction,
                                 c.delay_penalty)
@@ -135,10 +135,10 @@ class RNNTLoss(_ConfiguredLoss):
     rnnt_type "regular" (any number of labels per frame) or "modified" (at most one, each label
     arc also advances a frame); fastemit_lambda scales the gradient of label arcs by (1 + lambda),
     leaving the value unchanged (Yu et al., "FastEmit", 2021); delay_penalty adds
-    delay_penalty * ((T_b - 1) / 2 - t) to label-arc log-probs (Kang et al., "Delay-penalized
+    delay_penalty * ((T'_b - 1) / 2 - t) to label-arc log-probs (Kang et al., "Delay-penalized
     transducer", 2023); clamp > 0 clips the logits gradient to [-clamp, clamp]; grad_in_logits
     writes d loss / d logits into the logits' own buffer during forward (their values are lost; no
-    second (B, T, U+1, V) tensor). Paper: Graves, "Sequence Transduction with Recurrent Neural
+    second (B, T', U+1, V) tensor). Paper: Graves, "Sequence Transduction with Recurrent Neural
     Networks" (2012).
     """
 
@@ -159,7 +159,7 @@ class RNNTLoss(_ConfiguredLoss):
     def forward(
         self, logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor
     ) -> Tensor:
-        """logits (B, T, U+1, V); targets (B, U) int; logit_lengths (B,) in [1, T]; target_lengths
+        """logits (B, T', U+1, V); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths
         (B,) in [0, U]. Returns a scalar, or (B,) with reduction "none"."""
         c = self.cfg
         return kernels.rnnt_loss(logits, targets, logit_lengths, target_lengths, c.blank, c.reduction,
@@ -227,13 +227,13 @@ class TDTLoss(_ConfiguredLoss):
     def forward(
         self, logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor
     ) -> Tensor:
-        """logits (B, T, U+1, V+D); targets (B, U) int; logit_lengths (B,) in [1, T]; target_lengths
+        """logits (B, T', U+1, V+K); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths
         (B,) in [0, U]. Returns a scalar, or (B,) with reduction "none"."""
         c = self.cfg
         if self._sample_rnnt():
             if not isinstance(logits, Tensor) or logits.dim() != 4 or logits.shape[-1] <= len(c.durations):
-                raise ValueError(f"logits must be (B, T, U+1, V+D) with V > 0 and D = {len(c.durations)}, "
-                                 f"got {getattr(logits, 'shape', type(logits))}")
+                raise ValueError(f"logits must be (B, T', U+1, V+K) with V > 0 and K = {len(c.durations)} "
+                                 f"durations, got {getattr(logits, 'shape', type(logits))}")
             tokens = logits[..., : logits.shape[-1] - len(c.durations)]
             return kernels.rnnt_loss(tokens, targets, logit_lengths, target_lengths, c.blank, c.reduction)
         return kernels.tdt_loss(logits, targets, logit_lengths, target_lengths, c.blank, list(c.durations),
@@ -284,18 +284,18 @@ class PrunedRNNTLosses(NamedTuple):
     pruned_loss: Tensor
 
 
-_JoinerFn = Callable[[Tensor, Tensor], Tensor]  # (B, T, R, Ea), (B, T, R, El) -> (B, T, R, C)
+_JoinerFn = Callable[[Tensor, Tensor], Tensor]  # (B, T', S, d_am), (B, T', S, d_lm) -> (B, T', S, V)
 
 
 class PrunedRNNTLoss(_ConfiguredLoss):
     """Pruned RNN-T loss (k2 semantics, icefall's recipe): returns (simple_loss, pruned_loss).
 
-    1. simple (smoothed) loss on am (B, T, C) + lm (B, U+1, C), the joiner's cheap additive
+    1. simple (smoothed) loss on am (B, T', V) + lm (B, U+1, V), the joiner's cheap additive
        stand-in: log-linear mix of the joint lattice with weights 1 - lm_only_scale - am_only_scale,
        an lm-only lattice (lm_only_scale) and an am-only one (am_only_scale); its arc occupations
-       pick, per frame, the R = min(s_range, U+1) symbol positions that carry the alignment;
-    2. the joiner inputs are gathered onto that (B, T, R) grid and the real joiner runs there only;
-    3. pruned loss: the RNN-T loss of those (B, T, R, C) logits, arcs outside the ranges excluded.
+       pick, per frame, the S = min(s_range, U+1) symbol positions that carry the alignment;
+    2. the joiner inputs are gathered onto that (B, T', S) grid and the real joiner runs there only;
+    3. pruned loss: the RNN-T loss of those (B, T', S, V) logits, arcs outside the ranges excluded.
     rnnt_type and delay_penalty apply to both losses. Train on `combine(...)` =
     simple_loss_scale * simple_loss + pruned_loss_scale * pruned_loss (icefall ramps the two
     scales during warm-up). Half-precision inputs are computed in float32. With s_range >= U+1 the
@@ -331,12 +331,13 @@ class PrunedRNNTLoss(_ConfiguredLoss):
     ) -> PrunedRNNTLosses:
         """Both losses of one batch.
 
-        am (B, T, C) encoder-side and lm (B, U+1, C) predictor-side projections to the C = V classes
-        (lm row 0 is the start-of-sequence context); targets (B, U) int; logit_lengths (B,) in [1, T];
-        target_lengths (B,) in [0, U]. joiner(am_pruned (B, T, R, Ea), lm_pruned (B, T, R, El)) ->
-        logits (B, T, R, C), applied to joiner_am (B, T, Ea) and joiner_lm (B, U+1, El) gathered onto
-        the ranges (default: am and lm themselves; icefall passes the joiner's own input projections
-        here, e.g. asr.heads.Joiner's enc_proj / pred_proj outputs with joiner=Joiner.joint).
+        am (B, T', V) encoder-side and lm (B, U+1, V) predictor-side projections to the V classes
+        (lm row 0 is the start-of-sequence context); targets (B, U) int; logit_lengths (B,) in [1, T'];
+        target_lengths (B,) in [0, U]. joiner(am_pruned (B, T', S, d_am), lm_pruned (B, T', S, d_lm))
+        -> logits (B, T', S, V), applied to joiner_am (B, T', d_am) and joiner_lm (B, U+1, d_lm)
+        gathered onto the ranges (default: am and lm themselves; icefall passes the joiner's own input
+        projections here, e.g. asr.heads.Joiner's enc_proj / pred_proj outputs with
+        joiner=Joiner.joint).
         """
         c = self.cfg
         _check_pruned_inputs(am, lm, targets, logit_lengths, target_lengths, c.blank)
@@ -353,7 +354,7 @@ class PrunedRNNTLoss(_ConfiguredLoss):
         logits = joiner(am_pruned, lm_pruned)
         want = (*ranges.shape, am.shape[-1])
         if not isinstance(logits, Tensor) or tuple(logits.shape) != want:
-            raise ValueError(f"joiner must return logits (B, T, R, C) = {want}, "
+            raise ValueError(f"joiner must return logits (B, T', S, V) = {want}, "
                              f"got {getattr(logits, 'shape', type(logits))}")
         pruned = kernels.rnnt_loss_pruned(_full(logits), targets, ranges, c.blank, boundary, c.rnnt_type,
                                           c.delay_penalty, c.reduction)
@@ -378,7 +379,7 @@ def _check_pruned_inputs(
             raise ValueError(f"{name} must be a floating 3-dim tensor, got {getattr(x, 'shape', type(x))}")
     n_b, n_t, n_c = am.shape
     if lm.shape[0] != n_b or lm.shape[2] != n_c:
-        raise ValueError(f"lm must be (B, U+1, C) with B = {n_b}, C = {n_c} of am, got {tuple(lm.shape)}")
+        raise ValueError(f"lm must be (B, U+1, V) with B = {n_b}, V = {n_c} of am, got {tuple(lm.shape)}")
     n_u = lm.shape[1] - 1
     for name, x, shape in (("targets", targets, (n_b, n_u)), ("logit_lengths", logit_lengths, (n_b,)),
                            ("target_lengths", target_lengths, (n_b,))):

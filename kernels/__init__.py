@@ -4,6 +4,10 @@ Every function has a float64 pure-torch reference (`kernels.reference`, the orac
 path (torch for the log-softmax over V, numba for the lattice DPs) and a GPU path in Triton.
 `kernels._dispatch` picks one by device; `use_backend` overrides it. Names are imported lazily so
 that `import kernels` stays cheap.
+
+Shapes: see NOTATION.md. Logits are (B, T', U+1, V) for RNN-T, (B, T', U+1, V+K) for TDT and
+(B, T', V) for CTC, where T' is the frame axis of the logits (encoder frames in a model); the
+pruned family's lattices are (B, U, T') (k2's (B, S, T)) and its prune range is S.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Beam-search kernel: log-softmax + top-k over the last dim of joiner (or CTC) logits, fused.
 
-N: rows (hypotheses), V: vocabulary, K: entries kept per row.
+Shapes: see NOTATION.md (V vocabulary); k: entries kept per row (hypothesis).
 Devices: CUDA (Triton, one pass over the logits; rows up to kernels._triton.beam_topk.MAX_V wide
 and k <= 8, torch beyond), CPU (torch log_softmax + topk), any device with backend="reference"
 (float64 torch, the oracle). Autograd: no (decoding only).
 
-    values[n, j] = x[n, i_j] - logsumexp(x[n, :]),  i_0, i_1, ... the indices of the k largest x[n, :]
+    values[r, j] = x[r, i_j] - logsumexp(x[r, :]),  i_0, i_1, ... the indices of the k largest x[r, :]
 
 Ties are broken towards the lower index by the Triton path; torch.topk leaves their order open.
 """

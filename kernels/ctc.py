@@ -1,10 +1,11 @@
 """CTC loss of raw logits, with an optional delay penalty on non-blank emissions.
 
-B: batch, T: frames, S: target length, V: vocabulary. Devices: any (torch's native CTC on the
-log-softmax), or backend="reference" for the float64 oracle. Autograd: yes.
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank).
+Devices: any (torch's native CTC on the log-softmax), or backend="reference" for the float64
+oracle. Autograd: yes.
 
 The delay-penalised loss is CTC on log-probs whose non-blank entries at frame t are shifted by
-delay_penalty * ((T_b - 1) / 2 - t). torch's native CTC backward returns d loss / d log_probs plus
+delay_penalty * ((T'_b - 1) / 2 - t). torch's native CTC backward returns d loss / d log_probs plus
 exp(log_probs) on valid frames (it assumes normalised log-probs, which the shift breaks), so that
 term is subtracted here through a value-neutral correction; the result is the exact gradient.
 Paper: Graves et al., "Connectionist Temporal Classification" (2006); delay penalty: Kang et al.,
@@ -24,7 +25,7 @@ __all__ = ["ctc_loss"]
 def _delay_shift(
     log_probs: torch.Tensor, logit_lengths: torch.Tensor, blank: int, delay_penalty: float
 ) -> torch.Tensor:
-    """log_probs (B, T, V) with delay_penalty * ((T_b - 1) / 2 - t) added to non-blank entries."""
+    """log_probs (B, T', V) with delay_penalty * ((T'_b - 1) / 2 - t) added to non-blank entries."""
     n_t = log_probs.shape[1]
     t = torch.arange(n_t, device=log_probs.device, dtype=log_probs.dtype)
     shift = delay_penalty * ((logit_lengths.to(log_probs.dtype)[:, None] - 1) / 2 - t)
@@ -36,7 +37,7 @@ def _delay_shift(
 def _too_short(
     targets: torch.Tensor, logit_lengths: torch.Tensor, target_lengths: torch.Tensor
 ) -> torch.Tensor:
-    """(B,) bool: T_b < U_b + repeats (no CTC path); such losses are inf with a zero gradient."""
+    """(B,) bool: T'_b < U_b + repeats (no CTC path); such losses are inf with a zero gradient."""
     valid = torch.arange(targets.shape[1], device=targets.device)[None, :] < target_lengths[:, None]
     repeats = ((targets[:, 1:] == targets[:, :-1]) & valid[:, 1:]).sum(-1)
     return logit_lengths < target_lengths + repeats
@@ -45,7 +46,7 @@ def _too_short(
 def _gradient_correction(
     log_probs: torch.Tensor, logit_lengths: torch.Tensor, live: torch.Tensor
 ) -> torch.Tensor:
-    """(B,) zeros whose gradient w.r.t. log_probs (B, T, V) is -exp(log_probs) on valid frames of
+    """(B,) zeros whose gradient w.r.t. log_probs (B, T', V) is -exp(log_probs) on valid frames of
     the utterances marked live (B,) bool (torch's zero_infinity already zeroes the others)."""
     valid = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < logit_lengths[:, None]
     valid = valid & live[:, None]
@@ -66,9 +67,9 @@ def ctc_loss(
 ) -> torch.Tensor:
     """CTC loss of raw logits (the log-softmax is applied inside).
 
-    B: batch, T: frames, S: target length, V: vocabulary.
-    logits (B, T, V); targets (B, S) int; logit_lengths (B,) in [1, T]; target_lengths (B,) in
-    [0, S]. reduction "mean" (over the batch; not divided by target lengths, unlike torch), "sum"
+    Shapes: see NOTATION.md.
+    logits (B, T', V); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths (B,) in
+    [0, U]. reduction "mean" (over the batch; not divided by target lengths, unlike torch), "sum"
     or "none" -> (B,). delay_penalty > 0 favours earlier non-blank emissions. An utterance too
     short for its targets gets an infinite loss
     (and a zero gradient). backend="reference" uses the float64 oracle.

@@ -1,14 +1,15 @@
 """RNN-T loss (regular and modified) with FastEmit, delay penalty and gradient clamping.
 
-B: batch, T: frames, U: target length, V: vocabulary. Devices: CPU (torch log-softmax + numba DP),
-CUDA (Triton), any device with backend="reference" (float64 torch oracle). Autograd: yes, through
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank).
+Devices: CPU (torch log-softmax + numba DP), CUDA (Triton), any device with backend="reference"
+(float64 torch oracle). Autograd: yes, through
 one torch.autograd.Function whose forward computes the loss and the gradient of the logits at once
 (calling backward twice on the same graph is not supported, as with warp-transducer style losses).
 
 Lattice: node (t, u) has read t frames and emitted u labels. The blank arc goes to (t+1, u), the
 label arc to (t, u+1) (regular) or (t+1, u+1) (modified: at most one symbol per frame):
   alpha[t, u] = logaddexp(alpha[t-1, u] + blank[t-1, u], alpha[t-m, u-1] + label[t-m, u-1])
-and loss_b = -log P(y_b | x_b) = -alpha[T_b, U_b]. Paper: Graves, "Sequence Transduction with
+and loss_b = -log P(y_b | x_b) = -alpha[T'_b, U_b]. Paper: Graves, "Sequence Transduction with
 Recurrent Neural Networks" (2012); FastEmit (Yu et al., 2021); delay penalty (Kang et al., 2022).
 """
 
@@ -39,7 +40,8 @@ def check_lattice_inputs(
 ) -> None:
     """ValueError unless shapes, dtypes, devices and lengths fit; shared by RNN-T, TDT and CTC.
 
-    logits_ndim 4: lattice logits (B, T, U+1, V) and targets (B, U); 3: CTC logits (B, T, V), targets (B, S).
+    logits_ndim 4: lattice logits (B, T', U+1, V) and targets (B, U); 3: CTC logits (B, T', V) and
+    targets (B, U).
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         _fail(f"logits must be a floating-point tensor, got {getattr(logits, 'dtype', type(logits))}")
@@ -145,14 +147,14 @@ def rnnt_loss(
 ) -> torch.Tensor:
     """RNN-T loss of raw joint logits (the log-softmax over V is fused inside).
 
-    B: batch, T: frames, U: target length, V: vocabulary.
-    logits (B, T, U+1, V); targets (B, U) int; logit_lengths (B,) in [1, T]; target_lengths (B,)
+    Shapes: see NOTATION.md.
+    logits (B, T', U+1, V); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths (B,)
     in [0, U]. reduction "mean" (over the batch), "sum" or "none" -> (B,). rnnt_type "regular" or
     "modified". fastemit_lambda scales the gradient of label arcs by (1 + lambda), leaving the
-    value unchanged; delay_penalty adds delay_penalty * ((T_b - 1) / 2 - t) to label-arc log-probs;
+    value unchanged; delay_penalty adds delay_penalty * ((T'_b - 1) / 2 - t) to label-arc log-probs;
     clamp > 0 clips each utterance's logits gradient to [-clamp, clamp]. backend overrides the
     dispatch ("reference", "cpu", "triton"); grad_in_logits=True writes the gradient into the
-    logits' own storage (their values are lost; no second (B, T, U+1, V) tensor is allocated).
+    logits' own storage (their values are lost; no second (B, T', U+1, V) tensor is allocated).
     """
     check_lattice_inputs(logits, targets, logit_lengths, target_lengths, 4)
     check_labels(targets, target_lengths, blank, logits.shape[-1])

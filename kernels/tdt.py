@@ -1,13 +1,14 @@
 """TDT (token-and-duration transducer) loss with sigma under-normalisation.
 
-B: batch, T: frames, U: target length, V: vocabulary (blank included), D: number of durations.
-Devices: CPU (torch log-softmax + numba DP), CUDA (Triton), any device with backend="reference".
-Autograd: yes, one autograd.Function computing loss and gradient together (backward runs once).
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank,
+K number of durations). Devices: CPU (torch log-softmax + numba DP), CUDA (Triton), any device
+with backend="reference". Autograd: yes, one autograd.Function computing loss and gradient
+together (backward runs once).
 
-The last dim of the logits holds V token logits then D duration logits, each with its own
+The last dim of the logits holds V token logits then K duration logits, each with its own
 log-softmax; token log-probs are log_softmax - sigma. From node (t, u) and duration d = durations[i]:
 a blank arc (d > 0) to (t+d, u) and a label arc to (t+d, u+1), each scored token + duration[i]
-log-prob; label arcs land before T_b and the utterance ends with a blank arc landing exactly on T_b.
+log-prob; label arcs land before T'_b and the utterance ends with a blank arc landing exactly on T'_b.
 loss_b = -log of the sum over all such paths. Paper: Xu et al., "Efficient Sequence Transduction by
 Jointly Predicting Tokens and Durations" (2023). omega (mixing in RNN-T) belongs in the nn.Module.
 """
@@ -56,8 +57,8 @@ def tdt_loss(
 ) -> torch.Tensor:
     """TDT loss of raw joint logits (both log-softmaxes are fused inside).
 
-    B: batch, T: frames, U: target length, V: vocabulary, D: len(durations).
-    logits (B, T, U+1, V+D); targets (B, U) int; logit_lengths (B,) in [1, T]; target_lengths (B,)
+    Shapes: see NOTATION.md (K = len(durations)).
+    logits (B, T', U+1, V+K); targets (B, U) int; logit_lengths (B,) in [1, T']; target_lengths (B,)
     in [0, U]; durations e.g. [0, 1, 2, 3, 4]; sigma the token logit under-normalisation.
     reduction "mean" (over the batch), "sum" or "none" -> (B,). backend overrides the dispatch;
     grad_in_logits=True writes the gradient into the logits' own storage (their values are lost).

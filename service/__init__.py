@@ -1,4 +1,4 @@
-"""service layer of transduce (see DESIGN.md): the gRPC Recognizer service and its client.
+"""service layer of transduce (see ARCHITECTURE.md): the gRPC Recognizer service and its client.
 
 server (serve, run_until_signal, ServerConfig) -> wire (registers the handlers; undecodable request
 bytes are INVALID_ARGUMENT) -> servicer (proto <-> domain via convert, engine calls) -> engine (a

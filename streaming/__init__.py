@@ -1,6 +1,8 @@
-"""streaming layer of transduce (see DESIGN.md): per-stream sessions, the batching scheduler and the
-Python API (`Recognizer`: transcribe() whole recordings, stream() live audio; also `transduce.Recognizer`);
-heap returns freed memory to the system after streams end (a long-running server's RSS stays flat).
+"""streaming layer of transduce (see ARCHITECTURE.md), the one inference path: per-stream sessions,
+the batched step and scheduler, offline transcription, the Python API (`Recognizer`: transcribe()
+whole recordings, stream() live audio; also `transduce.Recognizer`), look-aheads in ms (lookahead),
+evaluation and the model card, and the commands that run models (cli); heap returns freed memory to
+the system after streams end (a long-running server's RSS stays flat).
 
     session = Session(model, SessionConfig(sample_rate=8000, decoding="beam"))
     session.accept(samples); decode_sessions(model, [session]); session.pop_results()

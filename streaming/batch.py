@@ -14,10 +14,10 @@ ones that fail alone get the error (their sessions are closed).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
+from transduce.asr.decoding import DecoderState
 from transduce.asr.encoders import EncoderState
 from transduce.asr.models.asr_model import ASRModel
 from transduce.streaming.errors import SessionConfigError, SessionFailedError
@@ -26,6 +26,8 @@ from transduce.streaming.session import FeatureChunk, Session
 __all__ = ["run_step", "decode_sessions"]
 
 _Work = list[tuple[Session, FeatureChunk]]
+# one session's step: its new encoder state, decoder state, encoder frames decoded, CTC blank tail
+_StepResult = tuple[EncoderState, DecoderState, int, int | None]
 
 
 def _encode(model: ASRModel, work: _Work) -> tuple[Tensor, Tensor, EncoderState]:
@@ -50,13 +52,13 @@ def _blank_tails(logits: Tensor, lens: Tensor) -> list[int]:
 
 
 def _decode(model: ASRModel, work: _Work, out: Tensor,
-            out_lens: Tensor) -> tuple[list[Any], list[int | None]]:
+            out_lens: Tensor) -> tuple[list[DecoderState], list[int | None]]:
     """Each session's new decoder state (one decode_chunk per shared decoder) and, for CTC, its
     trailing blank frames (None for transducers)."""
     groups: dict[int, list[int]] = {}
     for i, (s, _) in enumerate(work):
         groups.setdefault(id(s.decoder), []).append(i)
-    states: list[Any] = [None] * len(work)
+    states: list[DecoderState | None] = [None] * len(work)
     tails: list[int | None] = [None] * len(work)
     for idx in groups.values():
         session, chunks = work[idx[0]][0], [work[i][1] for i in idx]
@@ -74,7 +76,7 @@ def _decode(model: ASRModel, work: _Work, out: Tensor,
     return states, tails
 
 
-def _compute(model: ASRModel, work: _Work) -> list[tuple[EncoderState, Any, int, int | None]]:
+def _compute(model: ASRModel, work: _Work) -> list[_StepResult]:
     """The new (encoder state, decoder state, encoder frames, CTC blank tail) of each session; touches
     no session."""
     out, out_lens, enc = _encode(model, work)
@@ -94,7 +96,7 @@ def run_step(model: ASRModel, work: Sequence[tuple[Session, FeatureChunk]]) -> l
             raise SessionConfigError("a session of another model was passed to this model's step")
     with torch.inference_mode():
         try:
-            results: list[Any] = _compute(model, work)
+            results: list[_StepResult | BaseException] = _compute(model, work)
         except Exception as e:  # noqa: BLE001 - find the culprit(s): the others still get their step
             results = [e] if len(work) == 1 else [_compute_alone(model, pair) for pair in work]
     errors: list[BaseException | None] = []
@@ -103,14 +105,15 @@ def run_step(model: ASRModel, work: Sequence[tuple[Session, FeatureChunk]]) -> l
     return errors
 
 
-def _compute_alone(model: ASRModel, pair: tuple[Session, FeatureChunk]) -> Any:
+def _compute_alone(model: ASRModel, pair: tuple[Session, FeatureChunk]) -> _StepResult | BaseException:
     try:
         return _compute(model, [pair])[0]
     except Exception as e:  # noqa: BLE001 - any failure is this session's alone
         return e
 
 
-def _apply(session: Session, chunk: FeatureChunk, result: Any) -> BaseException | None:
+def _apply(session: Session, chunk: FeatureChunk,
+           result: _StepResult | BaseException) -> BaseException | None:
     if isinstance(result, BaseException):
         session.close()
         err = SessionFailedError(f"the model step of this stream failed: {result}")

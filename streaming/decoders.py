@@ -22,6 +22,7 @@ from transduce.asr.decoding import (
     CTCGreedyDecoder,
     CTCPrefixBeamSearch,
     Decoder,
+    DecoderState,
     ModifiedBeamConfig,
     ModifiedBeamSearch,
     RNNTGreedyDecoder,
@@ -84,7 +85,7 @@ def hotword_graph(model: ASRModel, cfg: SessionConfig) -> ContextGraph | None:
 
 
 @torch.inference_mode()
-def init_decoder_state(decoder: Decoder, graph: ContextGraph | None, device: torch.device) -> Any:
+def init_decoder_state(decoder: Decoder, graph: ContextGraph | None, device: torch.device) -> DecoderState:
     """The state of one stream that has decoded nothing, with its hotword graph (beam search only)."""
     if isinstance(decoder, (CTCPrefixBeamSearch, ModifiedBeamSearch, TDTBeamSearch)):
         return decoder.init_state(1, device, contexts=[graph])

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
+from transduce.asr.decoding import DecoderState
 from transduce.asr.encoders import EncoderState, StreamingError
 from transduce.asr.models.asr_model import ASRModel
 from transduce.streaming.config import SessionConfig
@@ -52,7 +53,7 @@ class FeatureChunk(NamedTuple):
     frames: Tensor
     final: bool
     encoder_state: EncoderState
-    decoder_state: Any
+    decoder_state: DecoderState
 
 
 def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
@@ -90,7 +91,7 @@ class Session:
                 self.encoder_state: EncoderState | None = model.encoder.init_state(1, cfg.lookahead)
         except StreamingError as e:
             raise SessionConfigError(f"the model's encoder cannot stream: {e}") from None
-        self.decoder_state: Any = init_decoder_state(self.decoder, self._graph, self._device)
+        self.decoder_state: DecoderState | None = init_decoder_state(self.decoder, self._graph, self._device)
         self._next_frames, self._later_frames = model.encoder.chunk_frames(cfg.lookahead)
         self._final_taken = False  # the last chunk has been handed out
         self.done = False  # the last chunk has been applied: no more results
@@ -163,7 +164,7 @@ class Session:
             return FeatureChunk(self.frontend.pop_frames(n), final, self.encoder_state, self.decoder_state)
 
     # -------------------------------------------------------------------------------- model side
-    def apply(self, encoder_state: EncoderState, decoder_state: Any, frames: int, final: bool,
+    def apply(self, encoder_state: EncoderState, decoder_state: DecoderState, frames: int, final: bool,
               blank_tail: int | None = None) -> None:
         """Take the states after a step that decoded `frames` new encoder frames; make results.
 

@@ -1,7 +1,7 @@
 """Pieces shared by the batched transducer beam searches (modified RNN-T beam, TDT beam).
 
-B: batch (streams), W: beam (hypothesis slots per stream), C: candidates per stream, V:
-vocabulary, S: search steps of a chunk.
+Shapes: see NOTATION.md (B streams, W beam: hypothesis slots per stream, V vocabulary incl.
+blank); n_cand: candidates per stream, steps: search steps of a chunk.
 
 Hypotheses live in fixed (B, W) slots; an empty slot has score -inf. Token sequences are compared
 through a 62-bit key: two independent polynomial hashes modulo primes below 2^31, updated per
@@ -65,11 +65,12 @@ def extend_keys(keys: Tensor, tokens: Tensor, emit: Tensor) -> Tensor:
 
 
 def merge_equal(scores: Tensor, keys: Tensor) -> Tensor:
-    """Scores (B, C) with candidates of equal key log-added into the best of them, the others -inf.
+    """Scores (B, n_cand) with candidates of equal key log-added into the best of them, the others -inf.
 
     Sorting by score, then stably by key, puts each key's candidates side by side, best first;
-    the sums are segment reductions, so time is O(C log C) and memory O(C) per stream (a pairwise
-    comparison would take (B, C, C): gigabytes for a wide beam over a large vocabulary).
+    the sums are segment reductions, so time is O(n log n) and memory O(n) per stream for n = n_cand
+    (a pairwise comparison would take (B, n_cand, n_cand): gigabytes for a wide beam over a large
+    vocabulary).
     """
     neg_inf = float("-inf")
     by_score = scores.argsort(dim=1, descending=True, stable=True)
@@ -78,7 +79,7 @@ def merge_equal(scores: Tensor, keys: Tensor) -> Tensor:
     s, k = scores.gather(1, order), keys.gather(1, order)
     first = torch.ones_like(s, dtype=torch.bool)
     first[:, 1:] = k[:, 1:] != k[:, :-1]
-    group = first.long().cumsum(1) - 1  # (B, C): index of each candidate's key group in its row
+    group = first.long().cumsum(1) - 1  # (B, n_cand): index of each candidate's key group in its row
     position = torch.arange(s.shape[1], device=s.device).expand_as(group)
     leader = position.masked_fill(~first, 0).cummax(1).values  # where each candidate's group starts
     peak = s.gather(1, leader)  # the group's best score
@@ -144,7 +145,7 @@ def traceback(steps: list[Step], seqs: list[list[Seq]]) -> list[list[Seq]]:
         picked.append(torch.stack([x.gather(1, idx).double() for x in (st.token, st.frame, st.conf,
                                                                        st.duration)]))
         idx = st.parent.gather(1, idx)
-    path = torch.stack(picked[::-1]).cpu()  # (S, 4, B, W), first step first
+    path = torch.stack(picked[::-1]).cpu()  # (steps, 4, B, W), first step first
     origin = idx.cpu().tolist()
     out = []
     for b in range(n_b):
@@ -177,7 +178,7 @@ def ranked_hypotheses(scores: Tensor, nodes: Tensor, seqs: list[list[Seq]],
 
 def token_topk(logits: Tensor, nodes: Tensor, contexts: Sequence[ContextGraph | None], k: int,
                ) -> tuple[Tensor, Tensor, Tensor]:
-    """(ranking values, tokens, log-probs), each (B, W, K), of token logits (B, W, V).
+    """(ranking values, tokens, log-probs), each (B, W, k), of token logits (B, W, V).
 
     Without hotwords the ranking values are the log-probs (kernels.log_softmax_topk: fused Triton on
     CUDA); with them, the log-probs plus the hotword credit change of each token (torch).

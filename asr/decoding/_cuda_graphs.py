@@ -1,7 +1,7 @@
 """CUDA-graph driving of the label loop: its two steps captured once per (batch, padded frames).
 
-B: batch (streams), T: frames (padded up to a multiple of `_FRAME_BUCKET` so that chunks and
-utterances of similar length share a graph).
+Shapes: see NOTATION.md (B streams, T' encoder frames, padded up to a multiple of `_FRAME_BUCKET`
+so that chunks and utterances of similar length share a graph).
 
 Two graphs are captured on fixed `LoopBuffers` (full-batch `torch.where` mode, no host syncs):
 `find` (one find step) and `emit_find` (an emit step then a find step). The host replays them and
@@ -53,14 +53,14 @@ class _CapturedLoop:
 
 
 class GraphLoopRunner:
-    """Label loops on CUDA run as graph replays; graphs are cached per (B, padded T)."""
+    """Label loops on CUDA run as graph replays; graphs are cached per (B, padded T')."""
 
     def __init__(self, predictor: Predictor, joiner: Joiner, max_symbols: int, window: int) -> None:
         self.predictor, self.joiner, self.max_symbols, self.window = predictor, joiner, max_symbols, window
         self._cache: OrderedDict[tuple, _CapturedLoop] = OrderedDict()
 
     def run(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> ChunkOutput:
-        """The label loop over projected frames `enc` (B, T, J) with lengths `lens` (B,), on CUDA."""
+        """The label loop over projected frames `enc` (B, T', J) with lengths `lens` (B,), on CUDA."""
         with torch.cuda.device(enc.device):
             captured = self._get(enc.shape[0], enc.shape[1], enc.device)
             loop = captured.loop

@@ -1,6 +1,6 @@
 """Classic frame-looping batched greedy RNN-T: the oracle and speed baseline for label looping.
 
-B: batch (streams), T: frames of the chunk, J: joiner width.
+Shapes: see NOTATION.md (B streams, T' encoder frames of the chunk, J joiner width).
 
 For each frame, every stream still inside its length joins the frame with its predictor output;
 streams whose argmax is a label emit it and step the predictor (the whole batch is stepped, the
@@ -22,7 +22,7 @@ __all__: list[str] = []
 
 def frame_loop(predictor: Predictor, joiner: Joiner, enc: Tensor, lens: Tensor, state: TransducerGreedyState,
                max_symbols: int) -> ChunkOutput:
-    """Greedy RNN-T over projected encoder frames `enc` (B, T, J) with lengths `lens` (B,)."""
+    """Greedy RNN-T over projected encoder frames `enc` (B, T', J) with lengths `lens` (B,)."""
     dec, pred = state.dec, state.pred
     score = torch.zeros(enc.shape[0], dtype=torch.float64, device=enc.device)
     rows: list[tuple[Tensor, ...]] = []

@@ -1,14 +1,15 @@
 """The batched label loop of greedy RNN-T/TDT decoding, as in-place steps on fixed buffers.
 
-B: batch (streams), T: frames of the chunk, J: joiner width, K: emit steps (rows of the records).
+Shapes: see NOTATION.md (B streams, T' encoder frames of the chunk, J joiner width); the records
+hold one row per emit step, (steps, B).
 
 Label looping (NeMo's batched greedy; Xu et al. 2023 for TDT frame skipping): each stream has a
 frame index t. A *find* step joins, for every stream still searching, frame t with the current
 predictor output and takes the argmax token (and, for TDT, the argmax duration, separately);
 streams whose argmax is blank advance t by the duration (at least 1; RNN-T: 1) and search again,
 without touching the predictor. Since the predictor output is fixed during the search, a find
-step joins a window of W frames t .. t+W-1 at once and follows the blank jumps inside it by
-pointer doubling (W = 1 is the one-frame step; results do not depend on W). When no stream is
+step joins a window of w = `window` frames t .. t+w-1 at once and follows the blank jumps inside
+it by pointer doubling (w = 1 is the one-frame step; results do not depend on w). When no stream is
 searching, an *emit* step records the label of every active stream, advances t by the label's
 duration (RNN-T: 0), forces one frame forward after `max_symbols` labels on the same frame, and
 steps the predictor of the emitting streams only.
@@ -37,7 +38,7 @@ __all__: list[str] = []
 @dataclass(frozen=True)
 class ChunkOutput:
     """What a loop leaves after a chunk: per-stream t_end (B,), score (B,) float64, the predictor
-    (`dec` (B, J), `pred`), and records (K, B) of each emit step: token, frame, conf, dur, emitted."""
+    (`dec` (B, J), `pred`), and records (steps, B) of each emit step: token, frame, conf, dur, emitted."""
 
     t_end: Tensor
     score: Tensor
@@ -51,7 +52,7 @@ class ChunkOutput:
 
 
 class LoopBuffers:
-    """Fixed-size buffers of one label loop over (B, T) and its two steps (see the module docstring)."""
+    """Fixed-size buffers of one label loop over (B, frames) and its two steps (see the module docstring)."""
 
     def __init__(self, predictor: Predictor, joiner: Joiner, batch: int, frames: int, *, capacity: int,
                  max_symbols: int, window: int, device: torch.device, subset: bool) -> None:
@@ -81,7 +82,7 @@ class LoopBuffers:
         self.rec = _records(capacity, batch, device)
 
     def load(self, enc: Tensor, lens: Tensor, state: TransducerGreedyState) -> None:
-        """Copy in a chunk's projected encoder output `enc` (B, T', J), T' <= T, and the state."""
+        """Copy in a chunk's projected encoder output `enc` (B, T', J), T' <= `frames`, and the state."""
         n = enc.shape[1]
         self.enc[:, :n].copy_(enc)
         self.enc[:, n:].zero_()
@@ -136,16 +137,16 @@ class LoopBuffers:
     def _search(self, idx: Tensor, t: Tensor, lens: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple]:
         """Walk rows `idx` from frames `t` (n,) over blanks within the window.
 
-        Joins frames t .. t+W-1 with each row's (fixed) predictor output, takes the argmax token
-        and duration per frame, and follows blank jumps (max(duration, 1) frames) by pointer
-        doubling until a label, the stream's end `lens` or the window's end. Returns the frames
+        Joins frames t .. t+w-1 (w = `window`) with each row's (fixed) predictor output, takes the
+        argmax token and duration per frame, and follows blank jumps (max(duration, 1) frames) by
+        pointer doubling until a label, the stream's end `lens` or the window's end. Returns the frames
         advanced (n,), the blank log-probs summed on the way (n,) float64, whether a label was
         found (n,), and (token, log-prob, duration, log-prob) at the stop (n,) each.
         """
         w = self.window
-        frames = t[:, None] + self.pos                                          # (n, W)
+        frames = t[:, None] + self.pos                                          # (n, w)
         valid = frames < lens[:, None]
-        enc = self.enc[idx[:, None], frames.clamp(max=self.frames - 1)]         # (n, W, J)
+        enc = self.enc[idx[:, None], frames.clamp(max=self.frames - 1)]         # (n, w, J)
         tok_logits, dur_logits = self.joiner.split(self.joiner.joint(enc, self.dec[idx][:, None]))
         tok_lp, tok = torch.log_softmax(tok_logits.float(), dim=-1).max(dim=-1)
         if self.tdt:
@@ -154,7 +155,7 @@ class LoopBuffers:
         else:
             dur, dur_lp = torch.zeros_like(tok), torch.zeros_like(tok_lp)
         blank = valid & (tok == self.blank)
-        # positions 0..W-1 are window frames, W.. are exits past the window; stops point to themselves
+        # positions 0..w-1 are window frames, w.. are exits past the window; stops point to themselves
         step = torch.where(blank, dur.clamp(min=1), 0)
         nxt = torch.cat([self.pos + step, self.tail.expand(len(idx), -1)], 1)
         acc = torch.cat([torch.where(blank, (tok_lp + dur_lp).double(), 0.0),
@@ -218,7 +219,7 @@ def drive(loop: LoopBuffers, find: Callable[[], None], emit_find: Callable[[], N
 
 
 def _records(capacity: int, batch: int, device: torch.device) -> tuple[Tensor, ...]:
-    """Empty (K, B) records: token, global frame, confidence, duration, emitted."""
+    """Empty (capacity, B) records: token, global frame, confidence, duration, emitted."""
     long = dict(dtype=torch.long, device=device)
     return (torch.empty(capacity, batch, **long), torch.empty(capacity, batch, **long),
             torch.empty(capacity, batch, device=device), torch.empty(capacity, batch, **long),

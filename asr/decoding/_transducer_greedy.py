@@ -1,6 +1,6 @@
 """The engine shared by the greedy RNN-T and TDT decoders: state set-up, loop choice, bookkeeping.
 
-B: batch (streams), T: frames of the chunk, E: encoder width, J: joiner width.
+Shapes: see NOTATION.md (B streams, T' encoder frames of the chunk, D encoder width, J joiner width).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class GreedyCore:
     @torch.no_grad()
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None,
                      state: TransducerGreedyState) -> TransducerGreedyState:
-        """Decode encoder output `x` (B, T, E) with valid lengths `x_lens` (B,); the new state."""
+        """Decode encoder output `x` (B, T', D) with valid lengths `x_lens` (B,); the new state."""
         lens = check_chunk(x, x_lens, state.batch_size, self.joiner.cfg.enc_dim, what="encoder output")
         if state.offset.device != x.device:
             raise DecodingError(f"encoder output is on {x.device} but the decoder state is on "
@@ -111,7 +111,7 @@ class GreedyTransducerDecoder(Decoder[TransducerGreedyState]):
 
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None,
                      state: TransducerGreedyState) -> TransducerGreedyState:
-        """Decode encoder output `x` (B, T, E), `x_lens` (B,) valid frames; the new state."""
+        """Decode encoder output `x` (B, T', D), `x_lens` (B,) valid frames; the new state."""
         return self._core.decode_chunk(x, x_lens, state)
 
     def best(self, state: TransducerGreedyState) -> list[Hypothesis]:

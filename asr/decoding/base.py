@@ -1,10 +1,11 @@
 """The one interface every decoder implements (greedy and beam; CTC, RNN-T and TDT).
 
-B: batch (streams), T: frames of this chunk, E: encoder width, V: vocabulary (blank included).
+Shapes: see NOTATION.md (B streams, T' encoder frames of this chunk, D encoder width, V vocabulary
+incl. blank).
 
     state = decoder.init_state(batch_size, device)
-    state = decoder.decode_chunk(x, x_lens, state)   # x (B, T, E) encoder output (transducers)
-                                                     #   or (B, T, V) CTC logits (CTC decoders)
+    state = decoder.decode_chunk(x, x_lens, state)   # x (B, T', D) encoder output (transducers)
+                                                     #   or (B, T', V) CTC logits (CTC decoders)
     hyps  = decoder.best(state)                      # list[Hypothesis]: best so far per stream
     nbest = decoder.nbest(state)                     # list[list[Hypothesis]] (greedy: one each)
     hyps  = decoder.decode(x, x_lens)                # a whole utterance: init + one chunk
@@ -64,7 +65,7 @@ class Decoder(ABC, Generic[S]):
 
     @abstractmethod
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None, state: S) -> S:
-        """Decode the next frames `x` (B, T, E|V), of which `x_lens` (B,) are valid; the new state."""
+        """Decode the next frames `x` (B, T', D|V), of which `x_lens` (B,) are valid; the new state."""
 
     @abstractmethod
     def best(self, state: S) -> list[Hypothesis]:
@@ -75,19 +76,19 @@ class Decoder(ABC, Generic[S]):
         return [[h] for h in self.best(state)]
 
     def decode(self, x: Tensor, x_lens: Tensor | None = None) -> list[Hypothesis]:
-        """Decode whole utterances `x` (B, T, E|V) with valid lengths `x_lens` (B,) (default: all T)."""
+        """Decode whole utterances `x` (B, T', D|V) with valid lengths `x_lens` (B,) (default: all T')."""
         state = self.init_state(x.shape[0], x.device)
         return self.best(self.decode_chunk(x, x_lens, state))
 
 
 def check_chunk(x: Tensor, x_lens: Tensor | None, batch_size: int, width: int | None = None,
                 what: str = "x") -> Tensor:
-    """Validate a chunk `x` (B, T, W) against the state's batch size and width; its lengths (B,) long.
+    """Validate a chunk `x` (B, T', width) against the state's batch size and width; its lengths (B,) long.
 
-    Raises DecodingError naming the problem (rank, batch, width, or lengths outside [0, T]).
+    Raises DecodingError naming the problem (rank, batch, width, or lengths outside [0, T']).
     """
     if x.dim() != 3:
-        raise DecodingError(f"{what} must be (B, T, W), got shape {tuple(x.shape)}")
+        raise DecodingError(f"{what} must be (B, T', D|V), got shape {tuple(x.shape)}")
     b, t, w = x.shape
     if b != batch_size:
         raise DecodingError(f"{what} has {b} streams but the decoder state has {batch_size}")

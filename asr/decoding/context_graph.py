@@ -1,6 +1,7 @@
 """Contextual biasing: a hotword/phrase automaton whose scores beam search adds to hypotheses.
 
-N: graph nodes, H: hypotheses, V: vocabulary (blank included).
+Shapes: see NOTATION.md (V vocabulary incl. blank); num_nodes: automaton states, n: hypotheses
+of one call.
 
 The phrases (token-id sequences) form a prefix tree with Aho-Corasick failure links, so the
 automaton state after any token sequence is the node of its longest suffix that is a tree path.
@@ -110,7 +111,7 @@ class ContextGraph:
         return -self.partial[node]
 
     def tables(self, vocab_size: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor, Tensor]:
-        """Dense automaton on `device`: next (N, V) long, gain (N,) and partial (N,) float32.
+        """Dense automaton on `device`: next (num_nodes, V) long, gain and partial (num_nodes,) float32.
 
         delta(n, v) = gain[next[n, v]] - partial[n] for v != blank (blank: 0). Cached per (V, device).
         """
@@ -126,14 +127,14 @@ class ContextGraph:
         return self._tables[key]
 
     def bias(self, nodes: Tensor, vocab_size: int) -> Tensor:
-        """Credit change (H, V) of every next token from states `nodes` (H,); 0 for the blank."""
+        """Credit change (n, V) of every next token from states `nodes` (n,); 0 for the blank."""
         nxt, gain, partial = self.tables(vocab_size, nodes.device)
         out = gain[nxt[nodes]] - partial[nodes][:, None]
         out[:, BLANK_ID] = 0.0
         return out
 
     def advance(self, nodes: Tensor, tokens: Tensor, vocab_size: int) -> Tensor:
-        """States (H,) after `tokens` (H,) in [0, V) from `nodes` (H,) (blank keeps the state)."""
+        """States (n,) after `tokens` (n,) in [0, V) from `nodes` (n,) (blank keeps the state)."""
         nxt, _, _ = self.tables(vocab_size, nodes.device)
         return nxt[nodes, tokens]
 
@@ -182,7 +183,7 @@ def _failure_links(children: list[dict[int, int]]) -> tuple[list[int], list[int]
 
 
 def _dense_transitions(children: list[dict[int, int]], fail: list[int], vocab_size: int) -> Tensor:
-    """next (N, V): goto with failures resolved; the blank column keeps each node."""
+    """next (num_nodes, V): goto with failures resolved; the blank column keeps each node."""
     n = len(children)
     nxt = torch.zeros(n, vocab_size, dtype=torch.long)
     order = [0]

@@ -1,6 +1,7 @@
 """CTC prefix beam search, resumable across chunks, with n-best and optional hotwords.
 
-B: batch (streams), T: frames of a chunk, V: vocabulary (blank included), K: tokens kept per frame.
+Shapes: see NOTATION.md (B streams, T' encoder frames of a chunk, V vocabulary incl. blank);
+k = token_topk (default: beam) tokens kept per frame.
 
 Each prefix (a collapsed token sequence) carries two log-probabilities over the frames seen so
 far: pb (alignments ending in blank) and pnb (ending in the prefix's last token). Per frame t with
@@ -10,11 +11,11 @@ log-probs lp_t (Graves 2012, ch. 7; Hannun et al. 2014, "First-pass LVCSR with .
     repeat last:    pnb'(y)   += pnb(y) + lp_t(y_last)
     new token c:    pnb'(y+c) += (pb(y) if c == y_last else pb(y) + pnb(y)) + lp_t(c)
 
-(+= is log-add), then the `beam` best prefixes survive. Only the top-K tokens of each frame (one
-batched top-k over (B, T, V)) extend prefixes; the blank and repeat terms are always exact. With
+(+= is log-add), then the `beam` best prefixes survive. Only the top-k tokens of each frame (one
+batched top-k over (B, T', V)) extend prefixes; the blank and repeat terms are always exact. With
 hotwords a prefix also carries the ContextGraph credit of its tokens, added for ranking and
 pruning; partial matches are taken back when ranking results (`best`/`nbest`). Without pruning
-(beam and K large enough), a prefix's score is the exact log-probability of its token sequence.
+(beam and k large enough), a prefix's score is the exact log-probability of its token sequence.
 
 Frames and confidences: a token's frame is the frame of the best single contribution that created
 the prefix; its confidence is the largest probability of the token over the frames of its run on
@@ -95,7 +96,7 @@ def _logadd(a: float, b: float) -> float:
 
 
 class CTCPrefixBeamSearch(Decoder[CTCBeamState]):
-    """CTC prefix beam search over CTC logits (B, T, V); see the module docstring."""
+    """CTC prefix beam search over CTC logits (B, T', V); see the module docstring."""
 
     def __init__(self, cfg: CTCBeamConfig | None = None) -> None:
         cfg = cfg or CTCBeamConfig()
@@ -113,7 +114,7 @@ class CTCPrefixBeamSearch(Decoder[CTCBeamState]):
         return CTCBeamState([dict(empty) for _ in range(batch_size)], [0] * batch_size, contexts)
 
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None, state: CTCBeamState) -> CTCBeamState:
-        """Advance every stream by its `x_lens` (B,) valid frames of CTC logits `x` (B, T, V)."""
+        """Advance every stream by its `x_lens` (B,) valid frames of CTC logits `x` (B, T', V)."""
         lens = check_chunk(x, x_lens, state.batch_size, what="CTC logits").tolist()
         n_v = x.shape[-1]
         if not 0 <= self.cfg.blank < n_v:

@@ -1,6 +1,6 @@
 """Batched greedy CTC decoding: per-frame argmax, repeats collapsed, blanks dropped; resumable.
 
-B: batch (streams), T: frames of this chunk, V: vocabulary (blank included).
+Shapes: see NOTATION.md (B streams, T' encoder frames of this chunk, V vocabulary incl. blank).
 
 The state keeps each stream's previous-frame argmax, so a token whose run of frames crosses a chunk
 border is collapsed exactly as in whole decoding. A token's frame is the first frame of its run;
@@ -57,7 +57,7 @@ class CTCGreedyState:
 
 
 class CTCGreedyDecoder(Decoder[CTCGreedyState]):
-    """Greedy (best-path) CTC decoding of logits (B, T, V), batched and resumable."""
+    """Greedy (best-path) CTC decoding of logits (B, T', V), batched and resumable."""
 
     def __init__(self, blank: int = 0) -> None:
         if blank < 0:
@@ -72,7 +72,7 @@ class CTCGreedyDecoder(Decoder[CTCGreedyState]):
 
     @torch.no_grad()
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None, state: CTCGreedyState) -> CTCGreedyState:
-        """Decode logits `x` (B, T, V) (or log-probs), `x_lens` (B,) valid frames; the new state."""
+        """Decode logits `x` (B, T', V) (or log-probs), `x_lens` (B,) valid frames; the new state."""
         lens = check_chunk(x, x_lens, state.batch_size, what="CTC logits")
         if x.shape[2] <= self.cfg.blank:
             raise DecodingError(f"CTC logits have V={x.shape[2]}, too small for blank id {self.cfg.blank}")
@@ -80,7 +80,7 @@ class CTCGreedyDecoder(Decoder[CTCGreedyState]):
         if t == 0:
             return state
         logp = torch.log_softmax(x.float(), dim=-1)
-        best_lp, ids = logp.max(dim=-1)                                     # (B, T)
+        best_lp, ids = logp.max(dim=-1)                                     # (B, T')
         valid = torch.arange(t, device=x.device) < lens[:, None]
         last = state.last.to(x.device)
         prev = torch.cat([last[:, None], ids[:, :-1]], dim=1)
@@ -103,7 +103,7 @@ class CTCGreedyDecoder(Decoder[CTCGreedyState]):
 
 def _extend(hyps: list[Hypothesis], ids: Tensor, starts: Tensor, conf: Tensor, score: Tensor,
             offset: Tensor) -> list[Hypothesis]:
-    """Append each stream's new tokens (B, T) at `starts`; raise the carried token's confidence."""
+    """Append each stream's new tokens (B, T') at `starts`; raise the carried token's confidence."""
     ids_l, starts_l, conf_l = ids.tolist(), starts.tolist(), conf.tolist()
     score_l, offset_l = score.tolist(), offset.tolist()
     out = []

@@ -1,19 +1,19 @@
 """Modified beam search for RNN-T: at most one symbol per frame, batched over all streams.
 
-B: batch (streams), T: frames of a chunk, E: encoder width, J: joint width, V: vocabulary (blank
-included), W: beam, K = min(W, V) tokens tried per hypothesis.
+Shapes: see NOTATION.md (B streams, T' encoder frames of a chunk, D encoder width, J joiner width,
+V vocabulary incl. blank, W beam); k = min(W, V) tokens tried per hypothesis.
 
 Per frame t, for all B x W hypotheses at once (one joiner call and one predictor step per frame):
 
-    1. log p(v | t, y) for every hypothesis y, and its top-K tokens (kernels.log_softmax_topk: fused
+    1. log p(v | t, y) for every hypothesis y, and its top-k tokens (kernels.log_softmax_topk: fused
        Triton on CUDA, torch on CPU); with hotwords, the ContextGraph credit change of every token
-       is added before the top-K (so a boosted token can enter the beam);
-    2. W x K candidates per stream: y (blank) or y + v, scored score(y) + log p(v | t, y);
+       is added before the top-k (so a boosted token can enter the beam);
+    2. W x k candidates per stream: y (blank) or y + v, scored score(y) + log p(v | t, y);
     3. candidates with equal token sequences are merged (log-added into the best of them);
     4. the W best survive; hypotheses that emitted a token step the predictor.
 
 (Kanda et al. 2016; icefall/k2 "modified beam search"; Graves 2012 for the transducer). With no
-pruning (W at least the number of distinct sequences, K = V), a hypothesis' score is the exact
+pruning (W at least the number of distinct sequences, k = V), a hypothesis' score is the exact
 log of the sum over its one-symbol-per-frame alignments. W = 1 is greedy decoding with at most one
 symbol per frame. Scores include completed hotword boosts; `best`/`nbest` also take back the boost
 of unfinished partial matches. Token frames and confidences (the probability of the token under
@@ -108,7 +108,7 @@ class _Beam:
 
 
 class ModifiedBeamSearch(Decoder[RNNTBeamState]):
-    """Batched modified beam search over encoder output (B, T, E); see the module docstring."""
+    """Batched modified beam search over encoder output (B, T', D); see the module docstring."""
 
     def __init__(self, predictor: Predictor, joiner: Joiner, cfg: ModifiedBeamConfig | None = None) -> None:
         cfg = cfg or ModifiedBeamConfig()
@@ -138,7 +138,7 @@ class ModifiedBeamSearch(Decoder[RNNTBeamState]):
 
     @torch.no_grad()
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None, state: RNNTBeamState) -> RNNTBeamState:
-        """Advance every stream by its `x_lens` (B,) valid frames of encoder output `x` (B, T, E)."""
+        """Advance every stream by its `x_lens` (B,) valid frames of encoder output `x` (B, T', D)."""
         lens = check_chunk(x, x_lens, state.batch_size, self.joiner.cfg.enc_dim, "encoder output")
         n_frames = int(lens.max()) if state.batch_size else 0
         enc = self.joiner.enc_proj(x[:, :n_frames])

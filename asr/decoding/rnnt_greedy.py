@@ -1,6 +1,6 @@
 """Batched greedy RNN-T decoding by label looping (NeMo's algorithm), resumable across chunks.
 
-B: batch (streams), T: frames, E: encoder width.
+Shapes: see NOTATION.md (B streams, T' encoder frames, D encoder width).
 
 Label looping advances every stream over its blanks (joiner only) and then steps the predictor
 once for the streams that found a label, instead of visiting frame by frame; see
@@ -24,7 +24,7 @@ __all__ = ["RNNTGreedyDecoder"]
 
 
 class RNNTGreedyDecoder(GreedyTransducerDecoder):
-    """Greedy RNN-T decoding of encoder output (B, T, E) with an RNN-T joiner (no durations).
+    """Greedy RNN-T decoding of encoder output (B, T', D) with an RNN-T joiner (no durations).
 
     Put the predictor and joiner in eval mode first (dropout would randomise the path).
     """

@@ -1,15 +1,15 @@
 """TDT beam search: a modified beam over (token, duration) pairs, batched over all streams.
 
-B: batch (streams), T: frames of a chunk, E: encoder width, J: joint width, V: vocabulary (blank
-included), D: number of durations, W: beam, K = min(W, V) tokens tried per hypothesis.
+Shapes: see NOTATION.md (B streams, T' encoder frames of a chunk, D encoder width, J joiner width,
+V vocabulary incl. blank, K number of durations, W beam); k = min(W, V) tokens tried per hypothesis.
 
 Algorithm (frame-synchronous; this project's variant of a TDT beam, cf. Xu et al. 2023 and
 NeMo's TDT beam search). Every hypothesis carries its own next frame. For each frame g, in rounds
 r = 0 .. max_symbols_per_frame - 1:
 
-    1. the hypotheses whose next frame is g ("due") get token log-probs (top-K, fused kernel; plus
-       hotword credit changes when a stream has hotwords) and duration log-probs (all D);
-    2. each due hypothesis y yields K x D candidates (v, d) scored score(y) + log p(v) + log p(d),
+    1. the hypotheses whose next frame is g ("due") get token log-probs (top-k, fused kernel; plus
+       hotword credit changes when a stream has hotwords) and duration log-probs (all K);
+    2. each due hypothesis y yields k x K candidates (v, d) scored score(y) + log p(v) + log p(d),
        with next frame g + d; blank needs d > 0; a token with d = 0 stays on frame g for the next
        round, except in the last round, where it advances one frame (as greedy TDT does);
     3. the candidates and the hypotheses that are not due (carried unchanged) compete: candidates
@@ -122,7 +122,7 @@ class _Beam:
 
 @dataclass(frozen=True)
 class _Cands:
-    """Candidates (B, C) of one round: carried hypotheses first, then expansions."""
+    """Candidates (B, n_cand) of one round: carried hypotheses first, then expansions."""
 
     scores: Tensor
     parent: Tensor
@@ -134,7 +134,7 @@ class _Cands:
 
 
 class TDTBeamSearch(Decoder[TDTBeamState]):
-    """Batched TDT beam search over encoder output (B, T, E); see the module docstring."""
+    """Batched TDT beam search over encoder output (B, T', D); see the module docstring."""
 
     def __init__(self, predictor: Predictor, joiner: Joiner, cfg: TDTBeamConfig | None = None) -> None:
         cfg = cfg or TDTBeamConfig()
@@ -165,7 +165,7 @@ class TDTBeamSearch(Decoder[TDTBeamState]):
 
     @torch.no_grad()
     def decode_chunk(self, x: Tensor, x_lens: Tensor | None, state: TDTBeamState) -> TDTBeamState:
-        """Advance every stream by its `x_lens` (B,) valid frames of encoder output `x` (B, T, E)."""
+        """Advance every stream by its `x_lens` (B,) valid frames of encoder output `x` (B, T', D)."""
         lens = check_chunk(x, x_lens, state.batch_size, self.joiner.cfg.enc_dim, "encoder output")
         n_frames = int(lens.max()) if state.batch_size else 0
         enc = self.joiner.enc_proj(x[:, :n_frames])
@@ -186,7 +186,7 @@ class TDTBeamSearch(Decoder[TDTBeamState]):
 
     def _candidates(self, enc_t: Tensor, frame: Tensor, due: Tensor, last: bool, beam: _Beam,
                     contexts: list[ContextGraph | None]) -> _Cands:
-        """The carried hypotheses (B, W) and the K x D expansions of each due one, as (B, W + W*K*D)."""
+        """The carried hypotheses (B, W) and the k x K expansions of each due one, as (B, W + W*k*K)."""
         n_b, n_w = beam.scores.shape
         tok_logits, dur_logits = self.joiner.split(self.joiner.joint(enc_t[:, None, :], beam.pred_out))
         k = min(n_w, self.joiner.vocab_size)
@@ -194,7 +194,7 @@ class TDTBeamSearch(Decoder[TDTBeamState]):
         dur_lp = torch.log_softmax(dur_logits.float(), dim=-1)
         durs = self._durations.to(frame.device)
         n_d = durs.numel()
-        score = beam.scores[:, :, None, None] + ranked[..., None] + dur_lp[:, :, None, :]  # (B, W, K, D)
+        score = beam.scores[:, :, None, None] + ranked[..., None] + dur_lp[:, :, None, :]  # (B, W, k, K)
         tok = tokens[..., None].expand(-1, -1, -1, n_d)
         d = durs.expand(n_b, n_w, k, n_d)
         ok = due[:, :, None, None] & ((tok != BLANK_ID) | (d > 0))

@@ -1,6 +1,6 @@
 """Batched greedy TDT decoding: label looping with frame skipping by predicted durations.
 
-B: batch (streams), T: frames, E: encoder width.
+Shapes: see NOTATION.md (B streams, T' encoder frames, D encoder width).
 
 At each step the token and the duration are chosen separately (argmax of each head, as in the TDT
 paper, Xu et al. 2023, and NeMo). A blank advances by its duration (a predicted 0 counts as 1); a
@@ -24,7 +24,7 @@ __all__ = ["TDTGreedyDecoder"]
 
 
 class TDTGreedyDecoder(GreedyTransducerDecoder):
-    """Greedy TDT decoding of encoder output (B, T, E) with a TDT joiner (durations set).
+    """Greedy TDT decoding of encoder output (B, T', D) with a TDT joiner (durations set).
 
     Put the predictor and joiner in eval mode first (dropout would randomise the path).
     """

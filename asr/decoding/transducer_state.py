@@ -1,6 +1,7 @@
 """Settings and state of greedy transducer decoding (RNN-T and TDT); the state is batch first.
 
-B: batch (streams), J: joiner width; the predictor state's own layout is in asr.heads.predictor.
+Shapes: see NOTATION.md (B streams, J joiner width); the predictor state's own layout is in
+asr.heads.predictor.
   pred    PredictorState       the predictor after the last emitted token (or the start symbol)
   dec     (B, J)               that predictor output, already projected by the joiner (`pred_proj`)
   offset  (B,) long            global encoder-frame index of the next chunk's first frame

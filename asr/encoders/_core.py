@@ -1,24 +1,26 @@
 """Shared machinery of the encoders: offline forward and the exact cache-aware streaming step.
 
 Every layer keeps a frontier: how many of its output frames are final. Layer l may finish frame i
-once every key its context mask lets frame i see is final in its input: i + right < N (regular
-style) or the whole chunk of i is in (chunked_limited), or the stream has ended. A step computes
-keys/values of the new input frames of each layer, then finishes the newly final query frames
-over [cached keys ; new keys] under the same position-based mask as the offline forward, so
-streaming output equals offline output for any chunking. The look-ahead of "regular" contexts
-adds up over layers (L * right frames); chunked_limited contexts add none.
+once every key its context mask lets frame i see is final in its input: i + right < n for the n
+final input frames (regular style) or the whole chunk of i is in (chunked_limited), or the stream
+has ended. A step computes keys/values of the new input frames of each layer, then finishes the
+newly final query frames over [cached keys ; new keys] under the same position-based mask as the
+offline forward, so streaming output equals offline output for any chunking. The look-ahead of
+"regular" contexts adds up over layers (L * right frames); chunked_limited contexts add none.
 
-Legend: B: batch, T: feature frames, F: features, T': subsampled frames, D: model width,
-U: new frames of one layer in a step, Q: query frames finished by one layer in a step.
+Shapes: see NOTATION.md (B, T, F, T', D, H, Dh, L); the counts of a streaming step are named
+where they occur.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from transduce.asr.encoders.config import ConformerConfig, Context, TransformerConfig
 from transduce.asr.encoders.state import EncoderState, StreamingError
 from transduce.asr.nn._cache import keep_last
 from transduce.asr.nn.masks import chunked_limited_mask, context_mask, lengths_to_valid, limited_mask
@@ -34,31 +36,53 @@ def _arange(n: int, like: Tensor) -> Tensor:
     return torch.arange(n, device=like.device)[None, :]
 
 
+@dataclass(frozen=True)
+class _StreamingConfig:
+    """What `_StreamingEncoder` takes from an encoder config (ConformerConfig / TransformerConfig).
+
+    pos_emb: 'relative' (Transformer-XL, in attention), 'rotary' (in attention) or 'absolute'
+    (sinusoids added after subsampling); the Conformer is always 'relative'.
+    """
+
+    att_context_size: tuple[Context, ...]
+    att_context_style: str
+    d_model: int
+    xscaling: bool
+    pos_emb: str
+    dropout_pre_encoder: float
+
+    @classmethod
+    def from_config(cls, cfg: ConformerConfig | TransformerConfig, *, pos_emb: str) -> _StreamingConfig:
+        """The fields of `cfg` that the shared machinery reads, with the encoder's `pos_emb`."""
+        return cls(cfg.att_context_size, cfg.att_context_style, cfg.d_model, cfg.xscaling, pos_emb,
+                   cfg.dropout_pre_encoder)
+
+
 class _StreamingEncoder(nn.Module):
-    """Subsampling -> scale/positions -> blocks -> optional final norm, offline or streaming."""
+    """Subsampling -> scale/positions -> blocks -> optional final norm, offline or streaming.
+
+    The subclass builds the modules (so their initialisation order, and with it the seeded weights,
+    stays its own) and passes them with its settings in `cfg`.
+    """
 
     def __init__(
         self,
+        cfg: _StreamingConfig,
         pre_encode: ConvSubsampling,
         layers: nn.ModuleList,
-        final_norm: nn.Module | None,
-        contexts: tuple[tuple[int, int], ...],
-        style: str,
-        d_model: int,
-        xscaling: bool,
-        pos_emb: str,
-        dropout: float,
+        final_norm: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        style, contexts = cfg.att_context_style, cfg.att_context_size
         if style not in _STYLES:
             raise ValueError(f"unknown att_context_style {style!r}; expected one of {_STYLES}")
         if not contexts or any(len(c) != 2 for c in contexts):
             raise ValueError(f"att_context_size must be a non-empty list of [left, right], got {contexts}")
         self.pre_encode, self.layers, self.final_norm = pre_encode, layers, final_norm
         self.contexts = tuple((int(a), int(b)) for a, b in contexts)
-        self.style, self.d_model, self.pos_emb = style, d_model, pos_emb
-        self.xscale = math.sqrt(d_model) if xscaling else 1.0
-        self.dropout = nn.Dropout(dropout)
+        self.style, self.d_model, self.pos_emb = style, cfg.d_model, cfg.pos_emb
+        self.xscale = math.sqrt(cfg.d_model) if cfg.xscaling else 1.0
+        self.dropout = nn.Dropout(cfg.dropout_pre_encoder)
 
     # ----------------------------------------------------------------------------------- offline
     def _pick(self, lookahead: int | None) -> int:
@@ -69,7 +93,7 @@ class _StreamingEncoder(nn.Module):
         return lookahead
 
     def _embed(self, x: Tensor, positions: Tensor) -> Tensor:
-        """Scale subsampled frames (B, U, D) and add absolute positions (B|1, U) if configured."""
+        """Scale n subsampled frames (B, n, D) and add absolute positions (B|1, n) if configured."""
         x = x * self.xscale
         if self.pos_emb == "absolute":
             x = x + absolute_positions(positions, self.d_model).to(x.dtype)
@@ -118,15 +142,15 @@ class _StreamingEncoder(nn.Module):
 
     @property
     def _cache_frames(self) -> tuple[int, int]:
-        """(C, P): attention cache frames max(left + right) and pending query frames max(right)."""
+        """(c, p): attention cache frames max(left + right) and pending query frames max(right)."""
         return max(a + b for a, b in self.contexts), max(b for _, b in self.contexts)
 
     def chunk_frames(self, lookahead: int = 0) -> tuple[int, int]:
         """Feature frames (first, later) per streaming step for context `lookahead`.
 
-        A chunk holds right + 1 subsampled frames (S = subsampling factor): the first chunk needs
-        1 + S * right feature frames, later chunks S * (right + 1). In the "regular" style the
-        first chunk also waits for the look-ahead of every layer: 1 + S * (right + L * right).
+        A chunk holds right + 1 subsampled frames (s = subsampling factor): the first chunk needs
+        1 + s * right feature frames, later chunks s * (right + 1). In the "regular" style the
+        first chunk also waits for the look-ahead of every layer: 1 + s * (right + L * right).
         Any other chunking gives the same output frames, only later or in other groups.
         """
         _, right = self.contexts[self._pick(lookahead)]
@@ -180,9 +204,10 @@ class _StreamingEncoder(nn.Module):
     def stream_step(
         self, chunk: Tensor, chunk_lens: Tensor, state: EncoderState, final: bool | Tensor = False
     ) -> tuple[Tensor, Tensor, EncoderState]:
-        """Feed chunk (B, T, F) with chunk_lens (B,) valid frames -> out (B, Q, D), out_lens (B,), new state.
+        """Feed chunk (B, T, F) with chunk_lens (B,) valid frames -> out (B, m, D), out_lens (B,), new state.
 
-        out holds each stream's newly final encoder frames (the first out_lens[b], zero after).
+        out holds each stream's newly final encoder frames (the first out_lens[b], zero after;
+        m = max(out_lens)).
         final: True (or (B,) bool) on a stream's last chunk, so frames waiting for look-ahead
         are finished as the offline forward finishes the end of an utterance.
         """
@@ -235,16 +260,17 @@ class _StreamingEncoder(nn.Module):
         n_out: Tensor,
         state: EncoderState,
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-        """Layer i: new input frames x (B, U, D) at n_in .. n_in + counts - 1; finishes n_done .. n_out - 1.
+        """Layer i: new input frames x (B, n, D) at n_in .. n_in + counts - 1; finishes n_done .. n_out - 1.
 
-        Returns the finished frames (B, Q, D), their counts (B,) and the layer's new caches.
+        Returns the finished frames (B, q, D), q = max(n_out - n_done), their counts (B,) and the
+        layer's new caches (c, p: see `_cache_frames`; n = x.shape[1], `u` in the code).
         """
         c, p = self._cache_frames
         u = x.shape[1]
         x1_new, (k_new, v_new) = layer.prepare(x, n_in[:, None] + _arange(u, x))
-        k_buf = torch.cat([state.k[:, i], k_new], dim=2)  # (B, H, C + U, Dh)
+        k_buf = torch.cat([state.k[:, i], k_new], dim=2)  # (B, H, c + n, Dh)
         v_buf = torch.cat([state.v[:, i], v_new], dim=2)
-        x1_buf = torch.cat([state.x1[:, i], x1_new], dim=1)  # (B, P + U, D)
+        x1_buf = torch.cat([state.x1[:, i], x1_new], dim=1)  # (B, p + n, D)
         k_pos = n_in[:, None] - c + _arange(c + u, x)
         k_valid = (k_pos >= 0) & (k_pos < (n_in + counts)[:, None])
         q_counts = n_out - n_done

@@ -1,13 +1,13 @@
 """Conformer / FastConformer encoder with cache-aware streaming (NeMo-compatible hyperparameters).
 
-Legend: B: batch, T: feature frames, F: features, T': subsampled frames, D: model width.
+Shapes: see NOTATION.md (B, T, F, T', D).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from transduce.asr.encoders._core import _StreamingEncoder
+from transduce.asr.encoders._core import _StreamingConfig, _StreamingEncoder
 from transduce.asr.encoders.config import ConformerConfig
 from transduce.asr.nn.conformer_block import ConformerBlock, ConformerBlockConfig
 from transduce.asr.nn.subsampling import ConvSubsampling
@@ -48,17 +48,7 @@ class ConformerEncoder(_StreamingEncoder):
             cfg.subsampling_conv_channels,
             cfg.causal_downsampling,
         )
-        super().__init__(
-            pre_encode,
-            layers,
-            None,
-            cfg.att_context_size,
-            cfg.att_context_style,
-            cfg.d_model,
-            cfg.xscaling,
-            "relative",
-            cfg.dropout_pre_encoder,
-        )
+        super().__init__(_StreamingConfig.from_config(cfg, pos_emb="relative"), pre_encode, layers)
         self.cfg = cfg
         if shared_u is not None:
             self.pos_bias_u, self.pos_bias_v = shared_u, shared_v

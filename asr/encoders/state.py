@@ -1,14 +1,15 @@
 """Streaming state of an encoder: a typed bundle of fixed-size tensors, batch first.
 
-Layout (B: streams, L: layers, H: heads, C: attention cache frames, P: pending frames, Dh: head
-width, D: model width, K: conv kernel, R: raw frames the causal subsampling keeps, F: features):
-  sub_cache (B, R, F)      last raw feature frames (left context of the causal subsampling)
+Layout (shapes: see NOTATION.md; B: streams, L: layers, H, Dh, D, F; and per encoder
+r = 2 * (subsampling_factor - 1) raw frames the causal subsampling keeps, c = max(left + right)
+attention cache frames, p = max(right) pending frames, m = conv_kernel_size - 1 (0 without a conv)):
+  sub_cache (B, r, F)      last raw feature frames (left context of the causal subsampling)
   frames_in (B,)           raw feature frames consumed so far
   frontier  (B, L + 1)     column 0: subsampled frames produced; column l + 1: final outputs of layer l
-  k, v      (B, L, H, C, Dh)  keys/values of the last C input frames of each layer
-  x1        (B, L, P, D)   residual (before attention) of the last P input frames of each layer: the queries
+  k, v      (B, L, H, c, Dh)  keys/values of the last c input frames of each layer
+  x1        (B, L, p, D)   residual (before attention) of the last p input frames of each layer: the queries
                            still waiting for look-ahead
-  conv      (B, L, D, K-1) causal depthwise-conv inputs of the last K-1 output frames of each layer
+  conv      (B, L, D, m)   causal depthwise-conv inputs of the last m output frames of each layer
   lookahead (B,)           index into att_context_size chosen for the stream; left, right (B,) its context
 Sizes never depend on how long a stream has run, so the cost of a step does not either.
 """

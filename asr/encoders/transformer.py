@@ -1,13 +1,13 @@
 """Transformer-transducer encoder (Zhang et al. 2020): pre-LN Transformer blocks with limited
 left context and look-ahead, the same cache-aware streaming API as the Conformer.
 
-Legend: B: batch, T: feature frames, F: features, T': subsampled frames, D: model width.
+Shapes: see NOTATION.md (B, T, F, T', D).
 """
 
 from __future__ import annotations
 
 from torch import nn
-from transduce.asr.encoders._core import _StreamingEncoder
+from transduce.asr.encoders._core import _StreamingConfig, _StreamingEncoder
 from transduce.asr.encoders.config import TransformerConfig
 from transduce.asr.nn.subsampling import ConvSubsampling
 from transduce.asr.nn.transformer_block import TransformerBlockConfig, TransformerEncoderBlock
@@ -40,14 +40,9 @@ class TransformerEncoder(_StreamingEncoder):
             cfg.causal_downsampling,
         )
         super().__init__(
+            _StreamingConfig.from_config(cfg, pos_emb=cfg.pos_emb),
             pre_encode,
             nn.ModuleList([TransformerEncoderBlock(block) for _ in range(cfg.n_layers)]),
             nn.LayerNorm(cfg.d_model),
-            cfg.att_context_size,
-            cfg.att_context_style,
-            cfg.d_model,
-            cfg.xscaling,
-            cfg.pos_emb,
-            cfg.dropout_pre_encoder,
         )
         self.cfg = cfg

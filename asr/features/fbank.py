@@ -4,7 +4,8 @@ The same numbers as kaldi-native-fbank's `OnlineFbank` (the streaming path, see 
 computed for whole utterances or padded batches on any device, so that training (GPU, batched)
 and serving (CPU, streaming) see the same features. Samples are taken as they come (float32 in
 [-1, 1], no int16 scaling), as icefall/sherpa do.
-B: batch, N: samples, T: frames, L: frame length in samples, F: mel bins, K: FFT bins.
+Shapes: see NOTATION.md (B, N samples, T feature frames, F mel bins); frame_length, fft_length: the
+samples of a frame and of its zero-padded FFT (`FbankConfig`).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _mel(freq: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _mel_matrix(cfg: FbankConfig) -> torch.Tensor:
-    """Triangular mel filters on the mel scale, kaldi style, as (K, F) float64 (no Nyquist bin)."""
+    """Triangular mel filters on the mel scale, kaldi style: (fft_length // 2, F) float64, no Nyquist bin."""
     n_fft = cfg.fft_length
     nyquist = cfg.sample_rate / 2
     high = cfg.high_freq if cfg.high_freq > 0 else nyquist + cfg.high_freq
@@ -105,7 +106,7 @@ def _mel_matrix(cfg: FbankConfig) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _window(cfg: FbankConfig) -> torch.Tensor:
-    """The analysis window (L,) float64."""
+    """The analysis window (frame_length,) float64."""
     n = cfg.frame_length
     a = 2 * math.pi * torch.arange(n, dtype=torch.float64) / (n - 1)
     if cfg.window == "povey":
@@ -136,14 +137,14 @@ def _fbank(x: torch.Tensor, cfg: FbankConfig) -> torch.Tensor:
     x = x.to(torch.float64)
     if cfg.dither != 0.0:
         x = x + cfg.dither * torch.randn_like(x)
-    frames = x.unfold(-1, cfg.frame_length, cfg.frame_shift)  # (B, T, L), a view
+    frames = x.unfold(-1, cfg.frame_length, cfg.frame_shift)  # (B, T, frame_length), a view
     if cfg.remove_dc_offset:
         frames = frames - frames.mean(dim=-1, keepdim=True)
     if cfg.preemphasis != 0.0:
         previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
         frames = frames - cfg.preemphasis * previous
     frames = frames * _window(cfg).to(x.device)
-    spectrum = torch.fft.rfft(frames, n=cfg.fft_length, dim=-1)  # (B, T, K + 1)
+    spectrum = torch.fft.rfft(frames, n=cfg.fft_length, dim=-1)  # (B, T, fft_length // 2 + 1)
     power = spectrum.real.square() + spectrum.imag.square()
     mel = power[..., : cfg.fft_length // 2] @ _mel_matrix(cfg).to(x.device)  # (B, T, F)
     return mel.clamp_min(cfg.log_floor).log()

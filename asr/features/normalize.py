@@ -3,7 +3,7 @@
 `FeatureStats` accumulates mean and variance over training data in float64 (Chan's pairwise
 update, stable for millions of frames); `FeatureNormalizer` applies them and keeps them as
 buffers, so they travel in the model's state dict and serving normalises like training did.
-B: batch, T: frames, F: feature dim.
+Shapes: see NOTATION.md (B, T feature frames, F mel bins).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ arithmetic differs from any float64 path by up to ~5e-4 in bins 60 dB below a fr
 and streaming must not differ from offline at all.
 Only the samples of frames not yet computed (less than one frame) and the frames not yet
 popped are kept, so memory does not grow with the length of the stream.
-n: frames popped, F: mel bins.
+Shapes: see NOTATION.md (N samples, F mel bins); n: frames popped.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Time-mask widths scale with each utterance's length (a fraction of its frames, as in NeMo's
 adaptive masking); masks never reach past a row's length, so padding stays untouched.
-B: batch, T: frames, F: mel bins, M: masks per row.
+Shapes: see NOTATION.md (B, T feature frames, F mel bins).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class SpecAugmentConfig:
 def _random_spans(
     limits: torch.Tensor, max_width: torch.Tensor, count: int, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`count` random spans per row inside [0, limits) of width <= max_width: starts, widths (B, M)."""
+    """`count` random spans per row inside [0, limits) of width <= max_width: starts, widths (B, count)."""
     device = generator.device if generator is not None else limits.device
     u = torch.rand(2, limits.shape[0], count, generator=generator, device=device, dtype=torch.float64)
     u = u.to(limits.device)
@@ -40,7 +40,7 @@ def _random_spans(
 
 
 def _span_mask(starts: torch.Tensor, widths: torch.Tensor, size: int) -> torch.Tensor:
-    """Union of spans (B, M) as a boolean mask (B, size)."""
+    """Union of the spans (B, count) of each row as a boolean mask (B, size)."""
     pos = torch.arange(size, device=starts.device)[None, None, :]
     inside = (pos >= starts[..., None]) & (pos < (starts + widths)[..., None])
     return inside.any(dim=1)

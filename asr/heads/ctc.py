@@ -1,6 +1,6 @@
 """CTC head: one linear layer from encoder frames to token logits (blank = 0 included).
 
-B: batch, T: encoder frames, E: encoder width, V: vocabulary (blank included).
+Shapes: see NOTATION.md (B, T' encoder frames, D encoder width, V vocabulary incl. blank).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class CTCHeadConfig:
 
 
 class CTCHead(nn.Module):
-    """Raw logits (B, T, V) per encoder frame; the loss and the decoders apply log-softmax."""
+    """Raw logits (B, T', V) per encoder frame; the loss and the decoders apply log-softmax."""
 
     def __init__(self, cfg: CTCHeadConfig) -> None:
         super().__init__()
@@ -31,5 +31,5 @@ class CTCHead(nn.Module):
         self.linear = nn.Linear(cfg.enc_dim, cfg.vocab_size)
 
     def forward(self, enc: Tensor) -> Tensor:
-        """Logits (B, T, V) of encoder output `enc` (B, T, E)."""
+        """Logits (B, T', V) of encoder output `enc` (B, T', D)."""
         return self.linear(enc)

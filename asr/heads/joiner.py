@@ -1,11 +1,11 @@
 """Transducer joiner: combines encoder and predictor outputs into token (and duration) logits.
 
-B: batch, T: encoder frames, U: target length, E: encoder width, P: predictor width, J: joint
-width, V: vocabulary (blank included), D: number of TDT durations.
+Shapes: see NOTATION.md (B, T' encoder frames, U target length, D encoder width, P predictor
+width, J joiner width, V vocabulary incl. blank, K number of TDT durations).
 
     logits = out(act(enc_proj(enc) + pred_proj(pred)))        (Graves 2012; NeMo/icefall joiners)
 
-With `durations` set (TDT, Xu et al. 2023) the last D outputs are duration logits, one per entry
+With `durations` set (TDT, Xu et al. 2023) the last K outputs are duration logits, one per entry
 of `durations` (e.g. (0, 1, 2, 3, 4) frames), in the layout kernels.tdt_loss expects. The
 projections are separate methods so that decoders project each encoder frame once and the pruned
 loss can join pruned ranges only.
@@ -61,15 +61,15 @@ class Joiner(nn.Module):
         return self.cfg.durations
 
     def forward(self, enc: Tensor, pred: Tensor) -> Tensor:
-        """Logits (B, T, U+1, V+D) for every pair of `enc` (B, T, E) and `pred` (B, U+1, P) frames."""
+        """Logits (B, T', U+1, V+K) for every pair of `enc` (B, T', D) and `pred` (B, U+1, P) frames."""
         return self.joint(self.enc_proj(enc).unsqueeze(2), self.pred_proj(pred).unsqueeze(1))
 
     def joint(self, enc_projected: Tensor, pred_projected: Tensor) -> Tensor:
-        """Logits (..., V+D) of already projected inputs (..., J) that broadcast against each other."""
+        """Logits (..., V+K) of already projected inputs (..., J) that broadcast against each other."""
         return self.out(self.activation(enc_projected + pred_projected))
 
     def split(self, logits: Tensor) -> tuple[Tensor, Tensor]:
-        """Token logits (..., V) and duration logits (..., D) (empty for RNN-T) of joiner output."""
+        """Token logits (..., V) and duration logits (..., K) (empty for RNN-T) of joiner output."""
         return torch.split(logits, [self.cfg.vocab_size, len(self.cfg.durations)], dim=-1)
 
 

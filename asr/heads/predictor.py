@@ -1,12 +1,12 @@
 """Transducer predictor (the "decoder" of RNN-T/TDT): a label-history model, stateless or LSTM.
 
-B: batch, U: target length, P: predictor output width, L: LSTM layers, H: LSTM width,
-C: stateless context (tokens the stateless predictor looks at).
+Shapes: see NOTATION.md (B, U target length, P predictor output width: `hidden` for the LSTM,
+`embed_dim` stateless, L LSTM layers).
 
 The history starts with the blank (id 0) as start-of-sequence; its embedding is fixed at zero
 (`padding_idx`), so the stateless predictor's left padding and the start symbol are the same thing.
-- "stateless" (Ghodsi et al., 2020; icefall): embedding of the last C tokens, a depthwise Conv1d of
-  kernel C over them, ReLU. C = 1 is a bigram model.
+- "stateless" (Ghodsi et al., 2020; icefall): embedding of the last `context_size` tokens, a
+  depthwise Conv1d of kernel `context_size` over them, ReLU. context_size = 1 is a bigram model.
 - "lstm" (Graves, 2012; NeMo RNNTDecoder): embedding, then an L-layer LSTM.
 `forward` runs the whole history for training; `step` advances a batch of streams by one token
 for decoding; `forward(y)[:, u]` equals the output after stepping blank, y_1 .. y_u.
@@ -47,8 +47,8 @@ class PredictorConfig:
 class PredictorState:
     """Per-stream predictor state, batch first so it splits and stacks like the encoder state.
 
-    history (B, C-1) previous tokens (stateless; width 0 for the LSTM); h, c (B, L, H) LSTM state
-    (width 0 for the stateless predictor).
+    history (B, context_size - 1) previous tokens (stateless; width 0 for the LSTM); h, c (B, L, P)
+    LSTM state (widths 0 for the stateless predictor).
     """
 
     history: Tensor
@@ -130,7 +130,7 @@ class Predictor(nn.Module):
         return out[:, 0], state
 
     def _run(self, tokens: Tensor, state: PredictorState) -> tuple[Tensor, PredictorState]:
-        """Outputs (B, N, P) after each of `tokens` (B, N), starting from `state`."""
+        """Outputs (B, n, P) after each of the n `tokens` (B, n), starting from `state`."""
         emb = self.dropout(self.embedding(tokens))
         if self.cfg.kind == "lstm" and tokens.shape[1] == 1 and not self.training:
             return self._lstm_cell_step(emb[:, 0], state)
@@ -144,7 +144,7 @@ class Predictor(nn.Module):
         return out, PredictorState(history, state.h, state.c)
 
     def _lstm_cell_step(self, x: Tensor, state: PredictorState) -> tuple[Tensor, PredictorState]:
-        """One LSTM time step (B, E) layer by layer with torch.lstm_cell: the same math as nn.LSTM,
+        """One LSTM time step (B, embed_dim) layer by layer with torch.lstm_cell: the same math as nn.LSTM,
         several times faster than its fused CPU kernel for a single step (decoding's hot loop)."""
         hs, cs = [], []
         for layer in range(self.cfg.num_layers):

@@ -1,6 +1,7 @@
 """The speech recognition model: features normaliser + encoder + CTC and/or transducer heads.
 
-B: batch, T: feature frames, T': encoder frames, U: target length, V: vocabulary (blank = 0).
+Shapes: see NOTATION.md (B, T feature frames, F mel bins, T' encoder frames, D model width, U target
+length, V vocabulary incl. the blank 0).
 
 One class covers CTC, RNN-T (full or pruned loss), TDT and the hybrids NeMo users know
 (a transducer head and a CTC head sharing one encoder, total = (1 - w) * transducer + w * ctc).

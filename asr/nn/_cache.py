@@ -1,6 +1,6 @@
 """Fixed-size rolling caches: keep the last n frames of [cache ; new] per stream.
 
-Legend: B: batch. Streams in one batch may bring different numbers of new frames, so the
+Shapes: see NOTATION.md. Streams in one batch may bring different numbers of new frames, so the
 window is gathered per stream; the cost never depends on how long a stream has run.
 """
 
@@ -15,7 +15,7 @@ __all__ = ["keep_last"]
 def keep_last(buf: Tensor, end: Tensor, n: int, dim: int) -> Tensor:
     """Frames end[b]-n .. end[b]-1 of buf along `dim` for each stream b (batch is dim 0).
 
-    buf: (B, ..., S, ...) with S along `dim`; end: (B,) long with n <= end[b] <= S.
+    buf: (B, ..., m, ...) with m frames along `dim`; end: (B,) long with n <= end[b] <= m.
     """
     dim = dim % buf.dim()
     idx = end[:, None] - n + torch.arange(n, device=buf.device)[None, :]  # (B, n)

@@ -4,8 +4,8 @@ One module serves encoders (self-attention over [cache ; current] keys for strea
 decoders (self-attention with a KV cache, cross-attention over encoder memory). Keys and values
 are projected by `project_kv` and passed to `forward`, so the caller owns the cache.
 
-Legend: B: batch, H: heads, Tq: query frames, Tk: key frames, D: model width, Dh = D / H,
-R: distinct relative distances.
+Shapes: see NOTATION.md (B, H, Tq, Tk, D, Dh = D / H, R); n: positions of a tensor that may hold
+either queries or keys.
 """
 
 from __future__ import annotations
@@ -60,12 +60,12 @@ class MultiHeadAttention(nn.Module):
                 nn.init.xavier_uniform_(self.pos_bias_v)
 
     def _heads(self, x: Tensor) -> Tensor:
-        """(B, T, D) -> (B, H, T, Dh)."""
+        """(B, n, D) -> (B, H, n, Dh)."""
         b, t, _ = x.shape
         return x.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
 
     def project_kv(self, x: Tensor, positions: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Keys and values (B, H, T, Dh) of x (B, T, D); rotary keys are rotated by positions (B|1, T)."""
+        """Keys and values (B, H, Tk, Dh) of x (B, Tk, D); rotary keys are rotated by positions (B|1, Tk)."""
         k, v = self._heads(self.linear_k(x)), self._heads(self.linear_v(x))
         if self.pos == "rotary":
             if positions is None:

@@ -4,7 +4,7 @@ Split in two phases so an encoder can stream it: `prepare` maps new input frames
 stream before attention and to their keys/values (which a cache keeps), `finish` runs the rest
 for the query frames. `forward` = prepare + finish over all frames (the offline path).
 Module names follow NeMo's ConformerLayer so checkpoints can be mapped by name.
-Legend: B: batch, T: frames, Tq: query frames, Tk: key frames, H: heads, D: model width, Dh = D / H.
+Shapes: see NOTATION.md (B, T' encoder frames, Tq, Tk, H, D, Dh = D / H).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class ConformerBlockConfig:
 
 
 class ConformerBlock(nn.Module):
-    """(B, T, D) -> (B, T, D); pass shared pos_bias_u/v (H, Dh) Parameters to tie them across blocks."""
+    """(B, T', D) -> (B, T', D); pass shared pos_bias_u/v (H, Dh) Parameters to tie them across blocks."""
 
     def __init__(
         self,
@@ -62,9 +62,9 @@ class ConformerBlock(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def prepare(self, x: Tensor, positions: Tensor | None = None) -> tuple[Tensor, KV]:
-        """x (B, T, D) -> residual before attention (B, T, D) and its keys/values (B, H, T, Dh).
+        """x (B, T', D) -> residual before attention (B, T', D) and its keys/values (B, H, T', Dh).
 
-        positions: (B|1, T) absolute frame positions (rotary attention only).
+        positions: (B|1, T') absolute frame positions (rotary attention only).
         """
         x1 = x + 0.5 * self.dropout(self.feed_forward1(self.norm_feed_forward1(x)))
         return x1, self.self_attn.project_kv(self.norm_self_att(x1), positions)
@@ -81,8 +81,8 @@ class ConformerBlock(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Queries x1 (B, Tq, D) from `prepare` attend kv (B, H, Tk, Dh) under mask (B|1, Tq, Tk).
 
-        valid: (B, Tq) prefix mask of real query frames; conv_cache: (B, D, K-1) to stream the
-        causal conv. Returns (B, Tq, D) and the new conv cache (or None).
+        valid: (B, Tq) prefix mask of real query frames; conv_cache: (B, D, conv_kernel_size - 1) to
+        stream the causal conv. Returns (B, Tq, D) and the new conv cache (or None).
         """
         h = self.self_attn(self.norm_self_att(x1), kv, mask, positions, rel)
         x = x1 + self.dropout(h)
@@ -99,6 +99,6 @@ class ConformerBlock(nn.Module):
         positions: Tensor | None = None,
         rel: RelPositions | None = None,
     ) -> Tensor:
-        """Offline: x (B, T, D), mask (B|1, T, T), valid (B, T) -> (B, T, D)."""
+        """Offline: x (B, T', D), mask (B|1, T', T'), valid (B, T') -> (B, T', D)."""
         x1, kv = self.prepare(x, positions)
         return self.finish(x1, kv, mask, valid, positions, rel)[0]

@@ -1,9 +1,9 @@
 """Conformer convolution module, with a causal depthwise conv that streams from a cache.
 
-pointwise conv (D -> 2D) -> GLU -> depthwise conv (kernel K) -> BatchNorm | LayerNorm -> Swish
+pointwise conv (D -> 2D) -> GLU -> depthwise conv (kernel_size) -> BatchNorm | LayerNorm -> Swish
 -> pointwise conv. Padded frames are zeroed before the depthwise conv so they never leak.
 Names follow NeMo's ConformerConvolution (the norm is `batch_norm` whatever its kind).
-Legend: B: batch, T: frames, D: model width, K: kernel size.
+Shapes: see NOTATION.md (B, T' encoder frames, D); k = kernel_size.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["ConvolutionModule", "conv_context"]
 
 
 def conv_context(kernel_size: int, context: str | tuple[int, int] | list[int]) -> tuple[int, int]:
-    """'causal' -> (K-1, 0); 'symmetric' -> ((K-1)/2, (K-1)/2); [left, right] with left + right + 1 = K."""
+    """'causal' -> (k-1, 0); 'symmetric' -> ((k-1)/2, (k-1)/2); [left, right] with left + right + 1 = k."""
     if context == "causal":
         return kernel_size - 1, 0
     if context == "symmetric":
@@ -57,25 +57,26 @@ class ConvolutionModule(nn.Module):
 
     @property
     def cache_size(self) -> int:
-        """Frames of left context the causal depthwise conv keeps between streaming steps (K-1)."""
+        """Frames of left context the causal depthwise conv keeps between streaming steps (k-1)."""
         return self.left
 
     def forward(self, x: Tensor, valid: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, D), valid (B, T) bool prefix mask -> (B, T, D), new cache (B, D, K-1) or None.
+        """x (B, T', D), valid (B, T') bool prefix mask -> (B, T', D), new cache (B, D, k-1) or None.
 
-        With `cache` (B, D, K-1) (causal only), it holds the depthwise-conv inputs of the K-1
+        With `cache` (B, D, k-1) (causal only), it holds the depthwise-conv inputs of the k-1
         frames before x; the new cache ends at each stream's last valid frame.
         """
         assert x.shape[:2] == valid.shape, (
             f"x (B, T, D) {tuple(x.shape)} and valid (B, T) {tuple(valid.shape)}"
         )
-        h = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (B, D, T)
+        h = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (B, D, T')
         h = h.masked_fill(~valid[:, None, :], 0.0)
         new_cache = None
         if cache is not None:
             if not self.causal:
                 raise ValueError("only a causal convolution (conv_context_size 'causal') can stream")
-            assert cache.shape[-1] == self.cache_size, f"conv cache (B, D, K-1) has K-1={cache.shape[-1]}"
+            assert cache.shape[-1] == self.cache_size, \
+                f"conv cache (B, D, kernel_size-1) has kernel_size-1={cache.shape[-1]}"
             h = torch.cat([cache, h], dim=-1)
             new_cache = keep_last(h, valid.sum(dim=1) + self.cache_size, self.cache_size, dim=-1)
         else:

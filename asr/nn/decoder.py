@@ -4,8 +4,8 @@ Teacher-forced `forward` serves training; `init_cache` + `step` decode one token
 the memory's keys/values projected once and the self-attention keys/values of past tokens cached,
 giving the same logits as `forward` (Vaswani et al. 2017, "Attention Is All You Need").
 
-Legend: B: batch, U: target length, T: memory frames, D: model width, V: vocabulary,
-H: heads, Dh = D / H, S: tokens already decoded (cached).
+Shapes: see NOTATION.md (B, U target tokens, T' memory frames, D, V, H, Dh = D / H); per call,
+n: new tokens, n_past: tokens already decoded (cached).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TransformerDecoderConfig:
 
 @dataclass(frozen=True)
 class LayerCache:
-    """One block's cache: self-attention k/v of past tokens (B, H, S, Dh), memory k/v (B, H, T, Dh)."""
+    """One block's cache: self-attention k/v of past tokens (B, H, n_past, Dh), memory k/v (B, H, T', Dh)."""
 
     self_k: Tensor
     self_v: Tensor
@@ -66,8 +66,8 @@ class LayerCache:
 class DecoderCache:
     """State of incremental decoding for a batch of B hypotheses that all advance together.
 
-    layers: one `LayerCache` per block; memory_valid: (B, T) bool, True on real memory frames;
-    length: S, the number of tokens already fed (the position of the next token).
+    layers: one `LayerCache` per block; memory_valid: (B, T') bool, True on real memory frames;
+    length: n_past, the number of tokens already fed (the position of the next token).
     """
 
     layers: tuple[LayerCache, ...]
@@ -108,7 +108,7 @@ class TransformerDecoderBlock(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def project_memory(self, memory: Tensor) -> KV:
-        """Cross-attention keys and values (B, H, T, Dh) of memory (B, T, D), computed once per utterance."""
+        """Cross-attention keys and values (B, H, T', Dh) of memory (B, T', D), made once per utterance."""
         return self.cross_attn.project_kv(memory)
 
     def forward(
@@ -120,11 +120,11 @@ class TransformerDecoderBlock(nn.Module):
         memory_mask: Tensor,
         cache: KV | None = None,
     ) -> tuple[Tensor, KV]:
-        """Run the block on new tokens x (B, U, D) at positions (B|1, U); return (y (B, U, D), self k/v).
+        """Run the block on new tokens x (B, n, D) at positions (B|1, n); return (y (B, n, D), self k/v).
 
-        self_mask: (B|1, U, S + U) over [cache ; new] keys; memory_mask: (B|1, U, T);
-        cache: self-attention k/v (B, H, S, Dh) of earlier tokens or None (S = 0). The returned
-        k/v (B, H, S + U, Dh) are the cache for the next call.
+        self_mask: (B|1, n, n_past + n) over [cache ; new] keys; memory_mask: (B|1, n, T');
+        cache: self-attention k/v (B, H, n_past, Dh) of earlier tokens or None (n_past = 0). The
+        returned k/v (B, H, n_past + n, Dh) are the cache for the next call.
         """
         h = self.norm_self(x)
         k, v = self.self_attn.project_kv(h, positions)
@@ -137,7 +137,7 @@ class TransformerDecoderBlock(nn.Module):
 
 
 class TransformerDecoder(nn.Module):
-    """Token embedding, N `TransformerDecoderBlock`s, final LayerNorm and projection to V logits."""
+    """Token embedding, L `TransformerDecoderBlock`s (n_layers), final LayerNorm, projection to V logits."""
 
     def __init__(self, cfg: TransformerDecoderConfig) -> None:
         super().__init__()
@@ -165,7 +165,7 @@ class TransformerDecoder(nn.Module):
         return self.dropout(x)
 
     def _check_memory(self, memory: Tensor, memory_lens: Tensor) -> Tensor:
-        """Validate memory (B, T, D) and memory_lens (B,); return memory_valid (B, T)."""
+        """Validate memory (B, T', D) and memory_lens (B,); return memory_valid (B, T')."""
         if memory.dim() != 3 or memory.shape[-1] != self.cfg.d_model:
             raise ValueError(f"memory must be (B, T, D={self.cfg.d_model}), got {tuple(memory.shape)}")
         if memory_lens.shape != (memory.shape[0],):
@@ -175,7 +175,7 @@ class TransformerDecoder(nn.Module):
         return lengths_to_valid(memory_lens, memory.shape[1])
 
     def forward(self, tokens: Tensor, token_lens: Tensor, memory: Tensor, memory_lens: Tensor) -> Tensor:
-        """Teacher-forced logits (B, U, V) of tokens (B, U) with token_lens (B,) over memory (B, T, D).
+        """Teacher-forced logits (B, U, V) of tokens (B, U) with token_lens (B,) over memory (B, T', D).
 
         Position u sees tokens 0..u and the first memory_lens[b] memory frames; logits at padded
         positions u >= token_lens[b] are meaningless.
@@ -194,14 +194,14 @@ class TransformerDecoder(nn.Module):
         positions = torch.arange(u, device=tokens.device)[None]  # (1, U)
         token_valid = lengths_to_valid(token_lens, u)  # (B, U)
         self_mask = causal_mask(positions, positions) & token_valid[:, None, :]  # (B, U, U)
-        memory_mask = memory_valid[:, None, :].expand(-1, u, -1)  # (B, U, T)
+        memory_mask = memory_valid[:, None, :].expand(-1, u, -1)  # (B, U, T')
         x = self._embed(tokens, positions)
         for block in self.blocks:
             x, _ = block(x, positions, self_mask, block.project_memory(memory), memory_mask)
         return self.output(self.norm(x))
 
     def init_cache(self, memory: Tensor, memory_lens: Tensor) -> DecoderCache:
-        """Empty cache for decoding over memory (B, T, D) with memory_lens (B,): memory k/v projected once."""
+        """Empty cache for decoding over memory (B, T', D), memory_lens (B,): memory k/v projected once."""
         memory_valid = self._check_memory(memory, memory_lens)
         b, h, dh = memory.shape[0], self.cfg.n_heads, self.cfg.d_model // self.cfg.n_heads
         empty = memory.new_zeros(b, h, 0, dh)
@@ -214,8 +214,8 @@ class TransformerDecoder(nn.Module):
             raise ValueError(f"tokens must be (B, 1)=({cache.batch_size}, 1), got {tuple(tokens.shape)}")
         s = cache.length
         positions = torch.full((1, 1), s, dtype=torch.long, device=tokens.device)  # (1, 1)
-        self_mask = torch.ones(1, 1, s + 1, dtype=torch.bool, device=tokens.device)  # (1, 1, S + 1)
-        memory_mask = cache.memory_valid[:, None, :]  # (B, 1, T)
+        self_mask = torch.ones(1, 1, s + 1, dtype=torch.bool, device=tokens.device)  # (1, 1, n_past + 1)
+        memory_mask = cache.memory_valid[:, None, :]  # (B, 1, T')
         x = self._embed(tokens, positions)
         layers = []
         for block, c in zip(self.blocks, cache.layers, strict=True):
@@ -232,7 +232,8 @@ def greedy_decode(
 ) -> tuple[Tensor, Tensor]:
     """Greedy autoregressive decoding from `bos` until `eos` or max_len tokens.
 
-    Returns tokens (B, L) long (bos and eos excluded, padded with eos) and their lengths (B,).
+    Returns tokens (B, n) long, n <= max_len (bos and eos excluded, padded with eos), and their
+    lengths (B,).
     """
     if max_len < 0:
         raise ValueError(f"max_len must be >= 0, got {max_len}")

@@ -1,6 +1,6 @@
 """Position-wise feed-forward: Linear -> activation -> dropout -> Linear.
 
-Legend: B: batch, T: frames, D: model width.
+Shapes: see NOTATION.md (D: model width).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def activation(name: str) -> nn.Module:
 
 
 class FeedForward(nn.Module):
-    """(B, T, D) -> (B, T, D) through a hidden width of expansion * D."""
+    """(..., D) -> (..., D) through a hidden width of expansion * D."""
 
     def __init__(self, d_model: int, expansion: int = 4, dropout: float = 0.0, act: str = "swish") -> None:
         super().__init__()

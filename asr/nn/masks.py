@@ -1,10 +1,10 @@
 """Attention masks as functions of absolute frame indices (True = the query may attend the key).
 
-Because every mask is a function of positions, the offline forward (positions 0..T-1) and a
-streaming step (cached keys at positions p-N..p-1, new frames at p..p+t-1) build the very same
-mask entries, which is what makes streaming equal offline.
+Because every mask is a function of positions, the offline forward (positions 0..T'-1) and a
+streaming step (n cached keys at positions p-n..p-1, m new frames at p..p+m-1) build the very
+same mask entries, which is what makes streaming equal offline.
 
-Legend: B: batch, Tq: query frames, Tk: key frames. Positions are (B, T) or (T,) long tensors;
+Shapes: see NOTATION.md (B, Tq, Tk). Positions are (B, Tq) or (Tq,) long tensors (keys: Tk);
 `chunk` / `left_chunks` / `left` / `right` are ints or (B,) long tensors (one value per stream).
 A negative `left` (or `left_chunks`) means unlimited left context; a negative `right` means
 unlimited look-ahead.
@@ -28,7 +28,7 @@ IntOrTensor = int | Tensor
 
 
 def lengths_to_valid(lengths: Tensor, max_len: int) -> Tensor:
-    """(B,) lengths -> (B, T) bool, True on the first lengths[b] frames."""
+    """(B,) lengths -> (B, max_len) bool, True on the first lengths[b] frames."""
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 

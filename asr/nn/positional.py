@@ -1,8 +1,8 @@
 """Positional encodings: sinusoids of (relative) positions and rotary embeddings.
 
-Legend: B: batch, H: heads, T: frames, Tq/Tk: query/key frames, R: distinct distances,
-D: model width, Dh: head width. All functions take integer positions, so a streaming step at
-absolute positions p..p+t-1 gets bit-identical encodings to the offline forward.
+Shapes: see NOTATION.md (B, H, Tq, Tk, R, D, Dh); n: positions (frames or tokens) of one tensor.
+All functions take integer positions, so a streaming step at absolute positions p..p+n-1 gets
+bit-identical encodings to the offline forward.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def relative_positions(
     """Distances of queries at q_pos (B|1, Tq) to keys at k_pos (B|1, Tk), clamped to [-max_ahead, max_back].
 
     Distances outside the range only occur for pairs a limited-context mask hides, so the clamp
-    never changes a visible score; it keeps R = max_back + max_ahead + 1 independent of T.
+    never changes a visible score; it keeps R = max_back + max_ahead + 1 independent of Tq and Tk.
     """
     assert max_back >= 0 and max_ahead >= 0, f"max_back={max_back}, max_ahead={max_ahead} must be >= 0"
     q = q_pos if q_pos.dim() == 2 else q_pos[None]
@@ -58,20 +58,20 @@ def relative_positions(
 
 
 def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
-    """Rotate channel pairs (first half, second half) of x (B, H, T, Dh) by positions (B|1, T) * freq."""
+    """Rotate channel pairs (first half, second half) of x (B, H, n, Dh) by positions (B|1, n) * freq."""
     dh = x.shape[-1]
     if dh % 2:
         raise ValueError(f"rotary positions need an even head width, got {dh}")
     half = dh // 2
     inv_freq = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
     pos = positions if positions.dim() == 2 else positions[None]
-    angle = pos.to(torch.float32)[:, None, :, None] * inv_freq  # (B|1, 1, T, Dh/2)
+    angle = pos.to(torch.float32)[:, None, :, None] * inv_freq  # (B|1, 1, n, Dh/2)
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
 def absolute_positions(positions: Tensor, d_model: int) -> Tensor:
-    """Absolute sinusoids (B|1, T) -> (B|1, T, D), added to the input of a plain Transformer."""
+    """Absolute sinusoids (B|1, n) -> (B|1, n, D), added to the input of a plain Transformer."""
     pos = positions if positions.dim() == 2 else positions[None]
     return sinusoid(pos, d_model)

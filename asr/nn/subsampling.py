@@ -4,16 +4,16 @@ Each stage halves time with a 3x3 conv of stride 2. Non-causal: time and frequen
 on both sides. Causal: frequency padded by (2, 1) as NeMo's CausalConv2D does (so NeMo
 checkpoints' projection shapes fit), time padded by 2 on the left only (NeMo also pads 1 on the
 right, which makes a last frame out of padding; we do not), so stage
-output j depends on stage inputs 2j-2 .. 2j. With n stages and S = 2**n, output frame k then
-depends on raw frames S*k - 2*(S-1) .. S*k: it is ready as soon as raw frame S*k arrives, and a
-stream of n raw frames has produced ceil(n / S) output frames (the offline length too).
+output j depends on stage inputs 2j-2 .. 2j. With n stages and the factor s = 2**n, output frame
+k then depends on raw frames s*k - 2*(s-1) .. s*k: it is ready as soon as raw frame s*k arrives,
+and a stream of m raw frames has produced ceil(m / s) output frames (the offline length too).
 
-Streaming (causal only) keeps the last R = 2*(S-1) raw frames. A step recomputes the stages on
-[cache ; new frames] starting at the raw frame S*k0 - 2*(S-1), k0 = the first new output, and
-zeroes every stage input frame at a negative absolute index (the causal left padding), so the
-outputs equal the offline ones for any split of the stream into chunks.
+Streaming (causal only) keeps the last 2*(s-1) raw frames (`cache_size`). A step recomputes the
+stages on [cache ; new frames] starting at the raw frame s*k0 - 2*(s-1), k0 = the first new
+output, and zeroes every stage input frame at a negative absolute index (the causal left padding),
+so the outputs equal the offline ones for any split of the stream into chunks.
 
-Legend: B: batch, T: feature frames, F: features, C: channels, T': subsampled frames, D: model width.
+Shapes: see NOTATION.md (B, T, F, C, T', D); f: frequency bins left after the stages.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class ConvSubsampling(nn.Module):
         return _ceil_div(lengths, self.factor)
 
     def _project(self, x: Tensor) -> Tensor:
-        """(B, C, T', F') -> (B, T', D)."""
+        """(B, C, T', f) -> (B, T', D)."""
         b, c, t, f = x.shape
         return self.out(x.transpose(1, 2).reshape(b, t, c * f))
 
@@ -100,24 +100,26 @@ class ConvSubsampling(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """One streaming step.
 
-        chunk (B, T, F) new frames (chunk_lens (B,) valid), cache (B, R, F) the last R raw frames,
-        frames_in (B,) raw frames seen before. Returns new subsampled frames (B, U, D) (U = max
-        count, the first counts[b] valid), counts (B,), new cache (B, R, F).
+        chunk (B, T, F) new frames (chunk_lens (B,) valid), cache (B, cache_size, F) the last raw
+        frames, frames_in (B,) raw frames seen before. Returns the new subsampled frames
+        (B, n_out, D) (n_out = max count, the first counts[b] valid), counts (B,) and the new cache
+        (B, cache_size, F).
         """
         if not self.causal:
             raise ValueError("streaming needs causal subsampling (causal_downsampling=True)")
         s, r = self.factor, self.cache_size
-        assert cache.shape[1] == r, f"subsampling cache (B, R, F) must have R={r}, got {tuple(cache.shape)}"
+        assert cache.shape[1] == r, \
+            f"subsampling cache (B, cache_frames, F) must have cache_frames={r}, got {tuple(cache.shape)}"
         chunk = chunk.masked_fill(~lengths_to_valid(chunk_lens, chunk.shape[1])[:, :, None], 0.0)
-        buf = torch.cat([cache, chunk], dim=1)  # (B, R + T, F)
+        buf = torch.cat([cache, chunk], dim=1)  # (B, cache_size + T, F)
         new_cache = keep_last(buf, chunk_lens + r, r, dim=1)
         k0 = _ceil_div(frames_in, s)
         counts = _ceil_div(frames_in + chunk_lens, s) - k0
-        seg_len = buf.shape[1] + 1  # >= R + 1 raw frames: at least one output even for an empty chunk
+        seg_len = buf.shape[1] + 1  # > cache_size raw frames: at least one output even for an empty chunk
         buf = F.pad(buf, (0, 0, 0, s))
         offset = s * k0 - frames_in  # in [0, s-1]
         idx = (offset[:, None] + torch.arange(seg_len, device=buf.device)[None, :])[:, :, None]
-        x = torch.gather(buf, 1, idx.expand(-1, -1, buf.shape[2]))[:, None]  # (B, 1, L, F)
+        x = torch.gather(buf, 1, idx.expand(-1, -1, buf.shape[2]))[:, None]  # (B, 1, seg_len, F)
         start = s * k0 - r  # absolute index of the segment's first frame, per stage below
         for stage in self.conv:
             ahead = start[:, None] + torch.arange(x.shape[2], device=x.device)[None, :] >= 0

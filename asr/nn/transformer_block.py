@@ -2,7 +2,7 @@
 
 Same two-phase interface as the Conformer block (`prepare` -> residual and keys/values,
 `finish` -> the rest for query frames) so one streaming driver runs both encoders.
-Legend: B: batch, T: frames, Tq: query frames, Tk: key frames, H: heads, D: model width, Dh = D / H.
+Shapes: see NOTATION.md (B, T' encoder frames, Tq, Tk, H, D, Dh = D / H).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class TransformerBlockConfig:
 
 
 class TransformerEncoderBlock(nn.Module):
-    """(B, T, D) -> (B, T, D); pre-norm, so the encoder applies a final LayerNorm after the last block."""
+    """(B, T', D) -> (B, T', D); pre-norm, so the encoder applies a final LayerNorm after the last block."""
 
     def __init__(self, cfg: TransformerBlockConfig) -> None:
         super().__init__()
@@ -47,7 +47,7 @@ class TransformerEncoderBlock(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def prepare(self, x: Tensor, positions: Tensor | None = None) -> tuple[Tensor, KV]:
-        """x (B, T, D) -> x itself (the residual) and keys/values (B, H, T, Dh) of LN(x)."""
+        """x (B, T', D) -> x itself (the residual) and keys/values (B, H, T', Dh) of LN(x)."""
         return x, self.self_attn.project_kv(self.norm_self_att(x), positions)
 
     def finish(
@@ -73,6 +73,6 @@ class TransformerEncoderBlock(nn.Module):
         positions: Tensor | None = None,
         rel: RelPositions | None = None,
     ) -> Tensor:
-        """Offline: x (B, T, D), mask (B|1, T, T), valid (B, T) -> (B, T, D)."""
+        """Offline: x (B, T', D), mask (B|1, T', T'), valid (B, T') -> (B, T', D)."""
         x1, kv = self.prepare(x, positions)
         return self.finish(x1, kv, mask, valid, positions, rel)[0]

@@ -1,7 +1,8 @@
 """Torch helpers shared by the CPU RNN-T and TDT losses: chunked passes over the joint logits.
 
-B: batch, T: frames, U: target length, V: vocabulary. The big (B, T, U+1, V) tensor is visited one
-utterance and a few frames at a time so that temporaries stay small; padding is never read.
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank).
+The big (B, T', U+1, V) tensor is visited one utterance and a few frames at a time so that
+temporaries stay small; padding is never read.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def finish_gradient(logits: torch.Tensor, buf: torch.Tensor, grad_in_logits: boo
 
 
 def zero_padding(buf: torch.Tensor, t_lens: list[int], u_lens: list[int]) -> None:
-    """Zero every frame t >= T_b and every label position u > U_b of buf (B, T, U+1, V)."""
+    """Zero every frame t >= T'_b and every label position u > U_b of buf (B, T', U+1, V)."""
     for b, (t_len, u_len) in enumerate(zip(t_lens, u_lens)):
         buf[b, t_len:].zero_()
         buf[b, :t_len, u_len + 1 :].zero_()

@@ -1,9 +1,9 @@
 """Numba RNN-T lattice DP: alpha, beta, log-likelihood and arc posteriors, parallel over the batch.
 
-B: batch, T: frames, U: target length. Node (t, u) has consumed t frames and u labels; the blank
-arc goes to (t+1, u), the label arc to (t, u+1) (regular) or (t+1, u+1) (modified). The
-utterance starts at (0, 0) and ends at (T_b, U_b): for regular RNN-T through the final blank of
-(T_b-1, U_b), for modified RNN-T after exactly T_b arcs. With m = 1 for modified, else 0:
+Shapes: see NOTATION.md (B, T' frames, U target length). Node (t, u) has consumed t frames and
+u labels; the blank arc goes to (t+1, u), the label arc to (t, u+1) (regular) or (t+1, u+1)
+(modified). The utterance starts at (0, 0) and ends at (T'_b, U_b): for regular RNN-T through the
+final blank of (T'_b-1, U_b), for modified RNN-T after exactly T'_b arcs. With m = 1 for modified, else 0:
   alpha[t, u] = logaddexp(alpha[t-1, u] + blank[t-1, u], alpha[t-m, u-1] + label[t-m, u-1])
   beta[t, u]  = logaddexp(beta[t+1, u] + blank[t, u], beta[t+m, u+1] + label[t, u])
 Posteriors are exp(alpha + arc + beta(next) - loglik); everything is float64.
@@ -70,10 +70,10 @@ def _posteriors(blank, label, t_len, u_len, m, alpha, beta, ll, post_blank, post
 
 @numba.njit(cache=True, parallel=True)
 def rnnt_lattice_posteriors(blank, label, t_lens, u_lens, modified, need_post):
-    """Log-likelihoods (B,) and, if need_post, posteriors (B, T, U+1) and (B, T, U) of every arc.
+    """Log-likelihoods (B,) and, if need_post, posteriors (B, T', U+1) and (B, T', U) of every arc.
 
-    blank (B, T, U+1), label (B, T, U) float64 log-probs; t_lens, u_lens (B,) int64. Padding stays
-    0; an utterance without any path (modified RNN-T with U_b > T_b) gets -inf and zero posteriors.
+    blank (B, T', U+1), label (B, T', U) float64 log-probs; t_lens, u_lens (B,) int64. Padding stays
+    0; an utterance without any path (modified RNN-T with U_b > T'_b) gets -inf and zero posteriors.
     """
     n_b, n_t, n_u1 = blank.shape
     m = 1 if modified else 0

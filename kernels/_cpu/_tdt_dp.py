@@ -1,12 +1,13 @@
 """Numba TDT lattice DP: alpha, beta, log-likelihood and per-duration arc posteriors over the batch.
 
-B: batch, T: frames, U: target length, D: number of durations. From node (t, u), t < T_b, for each
-duration d = durations[i]: a blank arc (needs d > 0) to (t+d, u) scored blank[t, u] + dur[t, u, i]
-and a label arc to (t+d, u+1) scored label[t, u] + dur[t, u, i]. Label arcs must land on a frame
-t+d < T_b; the utterance ends with a blank arc from (t, U_b) landing exactly on t+d = T_b:
+Shapes: see NOTATION.md (B, T' frames, U target length, K number of durations). From node (t, u),
+t < T'_b, for each duration d = durations[i]: a blank arc (needs d > 0) to (t+d, u) scored
+blank[t, u] + dur[t, u, i] and a label arc to (t+d, u+1) scored label[t, u] + dur[t, u, i]. Label
+arcs must land on a frame t+d < T'_b; the utterance ends with a blank arc from (t, U_b) landing
+exactly on t+d = T'_b:
   beta[t, u] = logsumexp_i(blank[t,u] + dur[t,u,i] + beta[t+d_i, u],
                            label[t,u] + dur[t,u,i] + beta[t+d_i, u+1])
-with beta[T_b, U_b] = 0 (reached only by blank arcs). Everything is float64.
+with beta[T'_b, U_b] = 0 (reached only by blank arcs). Everything is float64.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _beta(blank, label, dur, durs, t_len, u_len, beta):
 
 @numba.njit(cache=True)
 def _alpha(blank, label, dur, durs, t_len, u_len, alpha):
-    """Forward scores on nodes t < T_b, pushed along arcs (label arcs with d = 0 stay in the row)."""
+    """Forward scores on nodes t < T'_b, pushed along arcs (label arcs with d = 0 stay in the row)."""
     alpha[0, 0] = 0.0
     for t in range(t_len):
         for u in range(u_len + 1):
@@ -94,9 +95,9 @@ def _posteriors(blank, label, dur, durs, t_len, u_len, alpha, beta, ll, p_blank,
 
 @numba.njit(cache=True, parallel=True)
 def tdt_lattice_posteriors(blank, label, dur, durs, t_lens, u_lens, need_post):
-    """Log-likelihoods (B,) and, if need_post, posteriors (B,T,U+1), (B,T,U), (B,T,U+1,D).
+    """Log-likelihoods (B,) and, if need_post, posteriors (B,T',U+1), (B,T',U), (B,T',U+1,K).
 
-    blank (B, T, U+1), label (B, T, U), dur (B, T, U+1, D) float64 log-probs; durs (D,) int64;
+    blank (B, T', U+1), label (B, T', U), dur (B, T', U+1, K) float64 log-probs; durs (K,) int64;
     t_lens, u_lens (B,) int64. Padding stays 0; an utterance without a path gets -inf, zero posteriors.
     """
     n_b, n_t, n_u1, n_d = dur.shape

@@ -1,10 +1,12 @@
 """CPU mutual-information recursion (k2 semantics): numba alpha/beta DPs, parallel over the batch.
 
-B: batch, S: symbols, T: frames. Regular lattices take px (B, S, T+1), modified ones px (B, S, T);
-py is (B, S+1, T). The recursion, from p[b, s_begin, t_begin] = 0 to p[b, s_end, t_end]:
-  regular:  p[b,s,t] = logaddexp(p[b,s-1,t] + px[b,s-1,t],     p[b,s,t-1] + py[b,s,t-1])
-  modified: p[b,s,t] = logaddexp(p[b,s-1,t-1] + px[b,s-1,t-1], p[b,s,t-1] + py[b,s,t-1])
-The gradients are occupation probabilities d p[b,s_end,t_end] / d px and d / d py (zero where the
+Shapes: see NOTATION.md (B, U symbols, T' frames; k2 and the code here name them S and T, and the
+symbol index s). Regular lattices take px (B, U, T'+1), modified ones px (B, U, T'); py is
+(B, U+1, T'). With boundary[b] = (u0, t0, u1, t1) (begin_symbol, begin_frame, end_symbol,
+end_frame), the recursion runs from p[b, u0, t0] = 0 to p[b, u1, t1]:
+  regular:  p[b,u,t] = logaddexp(p[b,u-1,t] + px[b,u-1,t],     p[b,u,t-1] + py[b,u,t-1])
+  modified: p[b,u,t] = logaddexp(p[b,u-1,t-1] + px[b,u-1,t-1], p[b,u,t-1] + py[b,u,t-1])
+The gradients are occupation probabilities d p[b,u1,t1] / d px and d / d py (zero where the
 total is -inf). Everything runs in float64; results come back in the input dtype.
 """
 
@@ -102,13 +104,13 @@ def mutual_information(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Total log-prob (B,) and occupations px_grad (like px), py_grad (like py) of the MI lattice.
 
-    B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified, py (B, S+1, T),
-    boundary (B, 4) = (s_begin, t_begin, s_end, t_end) or None for (0, 0, S, T). No autograd here.
+    px (B, U, T'+1) regular or (B, U, T') modified, py (B, U+1, T'), boundary (B, 4) =
+    (begin_symbol, begin_frame, end_symbol, end_frame) or None for (0, 0, U, T'). No autograd here.
     """
     B, S, T1 = px.shape
     T = py.shape[2]
-    assert py.shape == (B, S + 1, T), f"py must be (B, S+1, T) = {(B, S + 1, T)}, got {tuple(py.shape)}"
-    assert T1 in (T, T + 1), f"px must be (B, S, T+1) or (B, S, T) with T={T}, got {tuple(px.shape)}"
+    assert py.shape == (B, S + 1, T), f"py must be (B, U+1, T') = {(B, S + 1, T)}, got {tuple(py.shape)}"
+    assert T1 in (T, T + 1), f"px must be (B, U, T'+1) or (B, U, T') with T'={T}, got {tuple(px.shape)}"
     if boundary is None:
         boundary = torch.tensor([0, 0, S, T], dtype=torch.int64).expand(B, 4)
     assert boundary.shape == (B, 4), f"boundary must be (B, 4), got {tuple(boundary.shape)}"

@@ -1,8 +1,9 @@
 """CPU RNN-T loss: torch log-softmax + gathers, numba lattice DP, one fused gradient pass.
 
-B: batch, T: frames, U: target length, V: vocabulary. Pass 1 writes exp(x - max) of every valid
-(t, u) row into the gradient buffer and gathers blank/label log-probs (B, T, U+1) / (B, T, U); the
-float64 DP gives log-likelihoods and arc posteriors; pass 2 turns the buffer into
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank).
+Pass 1 writes exp(x - max) of every valid (t, u) row into the gradient buffer and gathers
+blank/label log-probs (B, T', U+1) / (B, T', U); the float64 DP gives log-likelihoods and arc
+posteriors; pass 2 turns the buffer into
   grad = softmax * (p_blank + s * p_label) - onehot(blank) * p_blank - onehot(y_u) * s * p_label
 with s = 1 + fastemit_lambda, then clamps it. Padding is exactly 0.
 """
@@ -23,7 +24,7 @@ __all__ = ["rnnt_loss_and_grad"]
 
 
 def _gather_pass(work, buf, targets, t_lens, u_lens, blank):
-    """Blank/label log-probs (B, T, U+1), (B, T, U) float64 and softmax sums (B, T, U+1)."""
+    """Blank/label log-probs (B, T', U+1), (B, T', U) float64 and softmax sums (B, T', U+1)."""
     n_b, n_t, n_u1, n_v = work.shape
     blank_lp = torch.zeros(n_b, n_t, n_u1, dtype=torch.float64)
     label_lp = torch.zeros(n_b, n_t, n_u1 - 1, dtype=torch.float64)
@@ -74,7 +75,7 @@ def rnnt_loss_and_grad(
     need_grad: bool,
     grad_in_logits: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T, U+1, V), unreduced.
+    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T', U+1, V), unreduced.
 
     See kernels._cpu for the contract; inputs are validated by the public API.
     """

@@ -1,9 +1,9 @@
 """CPU TDT loss: torch log-softmaxes + gathers, numba lattice DP, one fused gradient pass.
 
-B: batch, T: frames, U: target length, V: vocabulary (token logits, blank included), D: number of
-durations. The last dim of the logits is V + D: token logits then duration logits, each with its own
-log-softmax; token log-probs are under-normalised by sigma. With the node posteriors p_blank,
-p_label (summed over durations), p_dur (per duration) and occ = p_blank + p_label:
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank,
+K number of durations). The last dim of the logits is V + K: token logits then duration logits,
+each with its own log-softmax; token log-probs are under-normalised by sigma. With the node
+posteriors p_blank, p_label (summed over durations), p_dur (per duration) and occ = p_blank + p_label:
   grad_tokens    = softmax(tokens) * occ - onehot(blank) * p_blank - onehot(y_u) * p_label
   grad_durations = softmax(durations) * occ - p_dur
 """
@@ -25,7 +25,7 @@ __all__ = ["tdt_loss_and_grad"]
 
 
 def _gather_pass(work, buf, targets, t_lens, u_lens, blank, n_d):
-    """Log-probs: blank (B,T,U+1), label (B,T,U), durations (B,T,U+1,D) float64; softmax sums (2,B,T,U+1)."""
+    """Log-probs blank (B,T',U+1), label (B,T',U), durations (B,T',U+1,K) float64; sums (2,B,T',U+1)."""
     n_b, n_t, n_u1, n_vd = work.shape
     n_v = n_vd - n_d
     blank_lp = torch.zeros(n_b, n_t, n_u1, dtype=torch.float64)
@@ -80,7 +80,7 @@ def tdt_loss_and_grad(
     need_grad: bool,
     grad_in_logits: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T, U+1, V+D), unreduced.
+    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T', U+1, V+K), unreduced.
 
     See kernels._cpu for the contract; inputs are validated by the public API.
     """

@@ -1,6 +1,7 @@
 """Shared Triton pieces of the loss kernels: log-space helpers, online log-sum-exp, launch sizes.
 
-B: batch, T: frames, U: target length, V: vocabulary. Uses only tl APIs stable since Triton 3.0
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank);
+kernel arguments T, U1 are the sizes T', U+1. Uses only tl APIs stable since Triton 3.0
 (load/store/where/maximum/exp/log/sum/max/arange/program_id/debug_barrier); no atomics.
 """
 
@@ -52,7 +53,7 @@ def row_logsumexp(base, sx_v, valid, v_begin, v_end, ACC: tl.constexpr, BLOCK_R:
 
 @triton.jit
 def row_block(pid, T, U1, n_rows, t_lens, u_lens, BLOCK_R: tl.constexpr):
-    """Row indices of a row block, their (b, t, u), lengths and validity (t < T_b, u <= U_b)."""
+    """Row indices of a row block, their (b, t, u), lengths and validity (t < T'_b, u <= U_b)."""
     rows = pid * BLOCK_R + tl.arange(0, BLOCK_R)
     in_range = rows < n_rows
     rows = tl.where(in_range, rows, 0)

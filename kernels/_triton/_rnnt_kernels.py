@@ -1,8 +1,10 @@
 """Triton kernels of the RNN-T loss: logits gather pass, wavefront alpha/beta DPs, fused gradient pass.
 
-B: batch, T: frames, U: target length, V: vocabulary; U1 = U + 1. Rows r = (b*T + t)*U1 + u of the
-logits (B, T, U1, V) are read through explicit strides (int64 offsets). Small tensors (B, T, U1)
-lse/blank/label and (B, T+1, U1) alpha/beta are contiguous in the accumulation dtype. Node (t, u):
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank);
+U1 = U + 1, and the kernel arguments T, U1, V are the sizes T', U+1, V. Rows
+r = (b*T' + t)*U1 + u of the logits (B, T', U1, V) are read through explicit strides (int64
+offsets). Small tensors (B, T', U1) lse/blank/label and (B, T'+1, U1) alpha/beta are contiguous in
+the accumulation dtype. Node (t, u):
 blank arc to (t+1, u), label arc to (t, u+1) (regular, MODIFIED=False) or (t+1, u+1) (modified).
 """
 
@@ -41,7 +43,7 @@ def rnnt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_
 @triton.jit
 def _alpha(b, blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1, MODIFIED: tl.constexpr,
            BLOCK_U: tl.constexpr):
-    """alpha (B, T+1, U1), pre-filled with -inf: one program per utterance, anti-diagonals n = t + u.
+    """alpha (B, T'+1, U1), pre-filled with -inf: one program per utterance, anti-diagonals n = t + u.
 
     alpha[t, u] = logaddexp(alpha[t-1, u] + blank[t-1, u], alpha[t-m, u-1] + label[t-m, u-1]).
     """
@@ -74,7 +76,7 @@ def _alpha(b, blank_ptr, label_ptr, t_lens, u_lens, alpha_ptr, T, U1, MODIFIED: 
 @triton.jit
 def _beta(b, blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1, MODIFIED: tl.constexpr,
           BLOCK_U: tl.constexpr):
-    """beta (B, T+1, U1), pre-filled with -inf: beta[T_b, U_b] = 0 and, on anti-diagonals downwards,
+    """beta (B, T'+1, U1), pre-filled with -inf: beta[T'_b, U_b] = 0 and, on anti-diagonals downwards,
     beta[t, u] = logaddexp(beta[t+1, u] + blank[t, u], beta[t+m, u+1] + label[t, u]).
     """
     t_len = tl.load(t_lens + b)
@@ -101,7 +103,7 @@ def _beta(b, blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1, MODIFIED: tl
 @triton.jit
 def rnnt_dp_kernel(blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, alpha_ptr, T, U1,
                    MODIFIED: tl.constexpr, BLOCK_U: tl.constexpr):
-    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T+1, U1))."""
+    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T'+1, U1))."""
     b = tl.program_id(0)
     if tl.program_id(1) == 0:
         _beta(b, blank_ptr, label_ptr, t_lens, u_lens, beta_ptr, T, U1, MODIFIED, BLOCK_U)

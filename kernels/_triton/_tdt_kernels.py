@@ -1,9 +1,11 @@
 """Triton kernels of the TDT loss: logits gather pass, wavefront alpha/beta DPs, fused gradient pass.
 
-B: batch, T: frames, U: target length, V: token vocabulary (blank included), D: durations; U1 = U+1.
-The last dim of the logits holds V token logits then D duration logits. From node (t, u) with
-duration d = durs[i]: blank arc (d > 0) to (t+d, u), label arc to (t+d, u+1), each scored token +
-dur[i] log-prob. Label arcs land on t+d < T_b; the end node (T_b, U_b) is reached by blank arcs only.
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V token vocabulary incl.
+blank, K number of durations); U1 = U+1, and the kernel arguments T, U1, V, D are the sizes T',
+U+1, V, K. The last dim of the logits holds V token logits then K duration logits. From node
+(t, u) with duration d = durs[i]: blank arc (d > 0) to (t+d, u), label arc to (t+d, u+1), each
+scored token + dur[i] log-prob. Label arcs land on t+d < T'_b; the end node (T'_b, U_b) is reached
+by blank arcs only.
 Every arc raises t + u by at least 1, so the DPs run over anti-diagonals like RNN-T.
 """
 
@@ -20,7 +22,7 @@ __all__ = ["tdt_gather_kernel", "tdt_dp_kernel", "tdt_grad_kernel"]
 def tdt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_lens,
                       lse_ptr, blank_ptr, label_ptr, dur_ptr, n_rows, T, U1, V, D, blank, sigma,
                       BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr, BLOCK_D: tl.constexpr):
-    """Per row: token lse, blank/label log-probs minus sigma, duration log-softmax dur (rows, D)."""
+    """Per row: token lse, blank/label log-probs minus sigma, duration log-softmax dur (rows, K)."""
     ACC = lse_ptr.dtype.element_ty
     rows, in_range, valid, b, t, u, t_len, u_len = row_block(tl.program_id(0), T, U1, n_rows, t_lens, u_lens,
                                                          BLOCK_R)
@@ -47,10 +49,10 @@ def tdt_gather_kernel(x_ptr, sx_b, sx_t, sx_u, sx_v, tgt_ptr, s_tgt, t_lens, u_l
 @triton.jit
 def _alpha(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_ptr, T, U1, D,
            BLOCK_U: tl.constexpr):
-    """alpha (B, T+1, U1), pre-filled with -inf; alpha[T_b, U_b] is the log-likelihood.
+    """alpha (B, T'+1, U1), pre-filled with -inf; alpha[T'_b, U_b] is the log-likelihood.
 
     alpha[t, u] = logsumexp_i(alpha[t-d_i, u] + blank + dur_i [d_i > 0],
-                              alpha[t-d_i, u-1] + label + dur_i [t < T_b]), arcs scored at their source.
+                              alpha[t-d_i, u-1] + label + dur_i [t < T'_b]), arcs scored at their source.
     """
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
@@ -83,9 +85,9 @@ def _alpha(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, alpha_ptr, T,
 
 @triton.jit
 def _beta(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U1, D, BLOCK_U: tl.constexpr):
-    """beta (B, T+1, U1), pre-filled with -inf: beta[T_b, U_b] = 0, and for t < T_b
-    beta[t, u] = logsumexp_i(blank + dur_i + beta[t+d_i, u] [0 < d_i, t+d_i <= T_b],
-                             label + dur_i + beta[t+d_i, u+1] [u < U_b, t+d_i < T_b]).
+    """beta (B, T'+1, U1), pre-filled with -inf: beta[T'_b, U_b] = 0, and for t < T'_b
+    beta[t, u] = logsumexp_i(blank + dur_i + beta[t+d_i, u] [0 < d_i, t+d_i <= T'_b],
+                             label + dur_i + beta[t+d_i, u+1] [u < U_b, t+d_i < T'_b]).
     """
     t_len = tl.load(t_lens + b)
     u_len = tl.load(u_lens + b)
@@ -116,7 +118,7 @@ def _beta(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U
 @triton.jit
 def tdt_dp_kernel(blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, alpha_ptr, T, U1, D,
                   BLOCK_U: tl.constexpr):
-    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T+1, U1))."""
+    """Grid (B, 1 or 2): program (b, 0) fills beta[b], program (b, 1) alpha[b] (both (T'+1, U1))."""
     b = tl.program_id(0)
     if tl.program_id(1) == 0:
         _beta(b, blank_ptr, label_ptr, dur_ptr, durs, t_lens, u_lens, beta_ptr, T, U1, D, BLOCK_U)

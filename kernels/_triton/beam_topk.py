@@ -1,8 +1,9 @@
 """Triton log-softmax + top-k over the last dim, for beam search over joiner/CTC logits.
 
-N: rows, V: vocabulary, K: entries kept per row (K <= 8). One program handles BLOCK_R rows whose
-V logits fit one tile (BLOCK_V = next power of two >= V): the row is read once, the log-sum-exp
-is taken in float32, then K rounds of (max, argmax, mask out) pick the top entries, largest first
+Shapes: see NOTATION.md (V vocabulary); n_rows: rows, k: entries kept per row (k <= 8; the
+kernel's constexpr K). One program handles BLOCK_R rows whose V logits fit one tile
+(BLOCK_V = next power of two >= V): the row is read once, the log-sum-exp is taken in float32,
+then k rounds of (max, argmax, mask out) pick the top entries, largest first
 (ties: lowest index). Output values are log-probs (x - logsumexp(x)). Uses only tl APIs stable
 since Triton 3.0 (load/store/max/argmax/where/exp/log/sum/arange/program_id).
 """
@@ -22,7 +23,7 @@ _TILE = 4096
 @triton.jit
 def _log_softmax_topk_kernel(x_ptr, s_row, val_ptr, idx_ptr, n_rows, V, K: tl.constexpr,
                              BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr):
-    """values (N, K) = top-K of x - logsumexp(x) per row, indices (N, K) int64 into the row."""
+    """values (n_rows, k) = top-k of x - logsumexp(x) per row, indices (n_rows, k) int64 into the row."""
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.arange(0, BLOCK_V)
     in_rows = rows < n_rows
@@ -43,7 +44,7 @@ def _log_softmax_topk_kernel(x_ptr, s_row, val_ptr, idx_ptr, n_rows, V, K: tl.co
 
 
 def log_softmax_topk(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k log-probs (N, k) float32 and their indices (N, k) int64 of logits (N, V), V <= MAX_V.
+    """Top-k log-probs (n_rows, k) float32, their indices (n_rows, k) int64, of logits (n_rows, V <= MAX_V).
 
     Inputs are validated by the public API (kernels.beam); rows must be contiguous in V.
     """

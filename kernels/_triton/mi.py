@@ -1,10 +1,12 @@
 """Triton mutual-information recursion (k2 semantics): wavefront alpha/beta and the arc occupations.
 
-B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified, py (B, S+1, T),
-boundary (B, 4) = (s_begin, t_begin, s_end, t_end). From p[s_begin, t_begin] = 0:
-  regular:  p[s, t] = logaddexp(p[s-1, t] + px[s-1, t],     p[s, t-1] + py[s, t-1])
-  modified: p[s, t] = logaddexp(p[s-1, t-1] + px[s-1, t-1], p[s, t-1] + py[s, t-1])
-Every arc raises s + t, so one program per sequence walks the anti-diagonals n = s + t. The
+Shapes: see NOTATION.md (B, U symbols, T' frames; k2 and the kernel arguments name them S and T,
+and the symbol index s). px (B, U, T'+1) regular or (B, U, T') modified, py (B, U+1, T'),
+boundary (B, 4) = (u0, t0, u1, t1) (begin_symbol, begin_frame, end_symbol, end_frame). From
+p[u0, t0] = 0:
+  regular:  p[u, t] = logaddexp(p[u-1, t] + px[u-1, t],     p[u, t-1] + py[u, t-1])
+  modified: p[u, t] = logaddexp(p[u-1, t-1] + px[u-1, t-1], p[u, t-1] + py[u, t-1])
+Every arc raises u + t, so one program per sequence walks the anti-diagonals n = u + t. The
 gradients are occupations exp(alpha + arc + beta(next) - total), zero outside the box or when the
 total is not finite. Computes in float32 (float64 for float64 inputs).
 """
@@ -29,7 +31,7 @@ def _box(bnd_ptr, b):
 
 @triton.jit
 def _alpha(b, px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED: tl.constexpr, BLOCK_S: tl.constexpr):
-    """alpha (B, S+1, T+1) pre-filled with -inf; forward scores inside the boundary box."""
+    """alpha (B, U+1, T'+1) pre-filled with -inf; forward scores inside the boundary box."""
     s0, t0, s1, t1 = _box(bnd_ptr, b)
     s = tl.arange(0, BLOCK_S)
     px = px_ptr + b.to(tl.int64) * S * T1
@@ -58,7 +60,7 @@ def _alpha(b, px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED: tl.constex
 
 @triton.jit
 def _beta(b, px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr, BLOCK_S: tl.constexpr):
-    """beta (B, S+1, T+1) pre-filled with -inf: log-sum over paths from (s, t) to (s_end, t_end)."""
+    """beta (B, U+1, T'+1) pre-filled with -inf: log-sum over paths from (s, t) to the box's end (s1, t1)."""
     s0, t0, s1, t1 = _box(bnd_ptr, b)
     s = tl.arange(0, BLOCK_S)
     px = px_ptr + b.to(tl.int64) * S * T1
@@ -88,7 +90,7 @@ def _beta(b, px_ptr, py_ptr, bnd_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr
 @triton.jit
 def _mi_dp_kernel(px_ptr, py_ptr, bnd_ptr, alpha_ptr, beta_ptr, S, T, T1, MODIFIED: tl.constexpr,
                   BLOCK_S: tl.constexpr):
-    """Grid (B, 2): program (b, 0) fills alpha[b], program (b, 1) beta[b] (both (S+1, T+1))."""
+    """Grid (B, 2): program (b, 0) fills alpha[b], program (b, 1) beta[b] (both (U+1, T'+1))."""
     b = tl.program_id(0)
     if tl.program_id(1) == 0:
         _alpha(b, px_ptr, py_ptr, bnd_ptr, alpha_ptr, S, T, T1, MODIFIED, BLOCK_S)
@@ -132,14 +134,15 @@ def mutual_information(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Total log-prob (B,) and occupations px_grad (like px), py_grad (like py) of the MI lattice.
 
-    B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified, py (B, S+1, T),
-    boundary (B, 4) = (s_begin, t_begin, s_end, t_end) or None for (0, 0, S, T). No autograd here.
+    px (B, U, T'+1) regular or (B, U, T') modified, py (B, U+1, T'), boundary (B, 4) =
+    (begin_symbol, begin_frame, end_symbol, end_frame) or None for (0, 0, U, T'). No autograd here.
     """
     n_b, n_s, n_t1 = px.shape
     n_t = py.shape[2]
     assert py.shape == (n_b, n_s + 1, n_t), \
-        f"py must be (B, S+1, T) = {(n_b, n_s + 1, n_t)}, got {tuple(py.shape)}"
-    assert n_t1 in (n_t, n_t + 1), f"px must be (B, S, T+1) or (B, S, T) with T={n_t}, got {tuple(px.shape)}"
+        f"py must be (B, U+1, T') = {(n_b, n_s + 1, n_t)}, got {tuple(py.shape)}"
+    assert n_t1 in (n_t, n_t + 1), \
+        f"px must be (B, U, T'+1) or (B, U, T') with T'={n_t}, got {tuple(px.shape)}"
     if boundary is None:
         boundary = torch.tensor([0, 0, n_s, n_t], dtype=torch.int64, device=px.device).expand(n_b, 4)
     assert boundary.shape == (n_b, 4), f"boundary must be (B, 4), got {tuple(boundary.shape)}"

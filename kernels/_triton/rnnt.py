@@ -1,8 +1,9 @@
 """Triton RNN-T loss: gather pass over the logits, wavefront alpha/beta, one fused gradient pass.
 
-B: batch, T: frames, U: target length, V: vocabulary. The logits (B, T, U+1, V) are read twice
-(log-sum-exp + gathers, then the gradient) and the gradient is written once, optionally into the
-logits' own storage. The DPs run on (B, T+1, U+1) tensors in float32 (float64 for float64 logits).
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank).
+The logits (B, T', U+1, V) are read twice (log-sum-exp + gathers, then the gradient) and the
+gradient is written once, optionally into the logits' own storage. The DPs run on (B, T'+1, U+1)
+tensors in float32 (float64 for float64 logits).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["rnnt_loss_and_grad"]
 
 
 def _lattice(x, targets, t_lens, u_lens, blank, delay_penalty):
-    """lse, blank and label log-probs (B, T, U+1) in the accumulation dtype."""
+    """lse, blank and label log-probs (B, T', U+1) in the accumulation dtype."""
     n_b, n_t, n_u1, n_v = x.shape
     lse, blank_lp, label_lp = torch.empty(3, n_b, n_t, n_u1, dtype=acc_dtype(x.dtype), device=x.device)
     n_rows = n_b * n_t * n_u1
@@ -33,7 +34,7 @@ def _lattice(x, targets, t_lens, u_lens, blank, delay_penalty):
 
 
 def _dp(blank_lp, label_lp, t_lens, u_lens, modified, need_alpha):
-    """beta and alpha (B, T+1, U+1) of the lattice, -inf where unreachable; one launch, alpha optional."""
+    """beta and alpha (B, T'+1, U+1) of the lattice, -inf where unreachable; one launch, alpha optional."""
     n_b, n_t, n_u1 = blank_lp.shape
     out = torch.full((2, n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
     grid = (n_b, 2 if need_alpha else 1)
@@ -55,7 +56,7 @@ def rnnt_loss_and_grad(
     need_grad: bool,
     grad_in_logits: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T, U+1, V), unreduced.
+    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T', U+1, V), unreduced.
 
     Same contract as kernels._cpu.rnnt_loss_and_grad; inputs are validated by the public API.
     """

@@ -1,8 +1,9 @@
 """Triton TDT loss: gather pass (token + duration log-softmaxes), wavefront alpha/beta, fused gradient.
 
-B: batch, T: frames, U: target length, V: token vocabulary (blank included), D: number of durations.
-The logits (B, T, U+1, V+D) are read twice and the gradient written once (optionally in place);
-the DPs run on (B, T+1, U+1) tensors plus the duration log-probs (B, T, U+1, D).
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V token vocabulary incl.
+blank, K number of durations). The logits (B, T', U+1, V+K) are read twice and the gradient
+written once (optionally in place); the DPs run on (B, T'+1, U+1) tensors plus the duration
+log-probs (B, T', U+1, K).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["tdt_loss_and_grad"]
 
 
 def _lattice(x, tgt, t_lens, u_lens, blank, n_d, sigma):
-    """Token lse, blank, label (B, T, U+1) and duration log-probs (B, T, U+1, D), accumulation dtype."""
+    """Token lse, blank, label (B, T', U+1) and duration log-probs (B, T', U+1, K), accumulation dtype."""
     n_b, n_t, n_u1, n_vd = x.shape
     acc = acc_dtype(x.dtype)
     lse, blank_lp, label_lp = torch.empty(3, n_b, n_t, n_u1, dtype=acc, device=x.device)
@@ -31,7 +32,7 @@ def _lattice(x, tgt, t_lens, u_lens, blank, n_d, sigma):
 
 
 def _dp(blank_lp, label_lp, dur_lp, durs, t_lens, u_lens, need_alpha):
-    """beta and alpha (B, T+1, U+1) of the TDT lattice, -inf where unreachable; one launch, alpha optional."""
+    """beta, alpha (B, T'+1, U+1) of the TDT lattice, -inf where unreachable; one launch, alpha optional."""
     n_b, n_t, n_u1 = blank_lp.shape
     out = torch.full((2, n_b, n_t + 1, n_u1), NEG_INF, dtype=blank_lp.dtype, device=blank_lp.device)
     grid = (n_b, 2 if need_alpha else 1)
@@ -51,7 +52,7 @@ def tdt_loss_and_grad(
     need_grad: bool,
     grad_in_logits: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T, U+1, V+D), unreduced.
+    """Per-utterance losses (B,) and, if need_grad, d loss_b / d logits (B, T', U+1, V+K), unreduced.
 
     Same contract as kernels._cpu.tdt_loss_and_grad; inputs are validated by the public API.
     """

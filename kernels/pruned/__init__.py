@@ -1,10 +1,11 @@
 """Pruned RNN-T (k2 semantics): the MI recursion, simple/smoothed losses, prune ranges, pruned loss.
 
-B: batch, S: symbols (U), T: frames, C: classes, R: s_range. A training step: the simple (or
-smoothed) loss on lm (B, S+1, C) and am (B, T, C) with return_grad=True gives occupations;
-get_prune_ranges turns them into ranges (B, T, R); do_rnnt_pruning gathers the joiner inputs; the
-joiner's (B, T, R, C) logits go to rnnt_loss_pruned. boundary (B, 4) = (begin_symbol, begin_frame,
-end_symbol, end_frame), default (0, 0, S, T). Paper: "Pruned RNN-T for fast, memory-efficient ASR
+Shapes: see NOTATION.md (B, U symbols, T' frames, V classes, S prune range; k2 writes the symbols
+S and the classes C, and the code here keeps k2's names). A training step: the simple (or
+smoothed) loss on lm (B, U+1, V) and am (B, T', V) with return_grad=True gives occupations;
+get_prune_ranges turns them into ranges (B, T', S); do_rnnt_pruning gathers the joiner inputs; the
+joiner's (B, T', S, V) logits go to rnnt_loss_pruned. boundary (B, 4) = (begin_symbol, begin_frame,
+end_symbol, end_frame), default (0, 0, U, T'). Paper: "Pruned RNN-T for fast, memory-efficient ASR
 training" (Kuang et al., 2022). Backends: numba on CPU, Triton on CUDA, float64 reference on request.
 """
 

@@ -1,4 +1,7 @@
-"""Input validation and small shared helpers for the pruned RNN-T family (clear ValueErrors)."""
+"""Input validation and small shared helpers for the pruned RNN-T family (clear ValueErrors).
+
+Shapes: see NOTATION.md; the size arguments B, S, T, C keep k2's names for B, U, T', V.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +31,11 @@ def reduce(per_utt: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def check_symbols(symbols: torch.Tensor, B: int, S: int, C: int | None = None) -> None:
-    """symbols must be an integer (B, S) tensor with values in [0, C)."""
+    """symbols must be an integer (B, U) tensor with values in [0, V)."""
     if symbols.dtype not in (torch.int32, torch.int64):
         raise ValueError(f"symbols must be an int32/int64 tensor, got {symbols.dtype}")
     if symbols.shape != (B, S):
-        raise ValueError(f"symbols must be (B, S) = {(B, S)}, got {tuple(symbols.shape)}")
+        raise ValueError(f"symbols must be (B, U) = {(B, S)}, got {tuple(symbols.shape)}")
     if C is not None and symbols.numel() and (int(symbols.min()) < 0 or int(symbols.max()) >= C):
         raise ValueError(f"symbols must lie in [0, C) = [0, {C})")
 
@@ -45,7 +48,7 @@ def check_termination(termination_symbol: int, C: int) -> None:
 def make_boundary(
     boundary: torch.Tensor | None, B: int, S: int, T: int, device: torch.device
 ) -> torch.Tensor:
-    """The (B, 4) int64 boundary (s_begin, t_begin, s_end, t_end); None means (0, 0, S, T) for all."""
+    """The (B, 4) int64 boundary (begin_symbol, begin_frame, end_symbol, end_frame); None: (0, 0, U, T')."""
     if boundary is None:
         return torch.tensor([0, 0, S, T], dtype=torch.int64, device=device).expand(B, 4).contiguous()
     if boundary.dtype not in (torch.int32, torch.int64):

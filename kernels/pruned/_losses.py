@@ -1,4 +1,8 @@
-"""The simple, smoothed and pruned RNN-T losses: build the MI lattice, run the recursion, negate."""
+"""The simple, smoothed and pruned RNN-T losses: build the MI lattice, run the recursion, negate.
+
+Shapes: see NOTATION.md (B, U symbols, T' frames, V classes, S prune range); the code keeps k2's
+names S, T, C, R for U, T', V, S.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ _Loss = torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 
 
 def _check_lm_am(lm: torch.Tensor, am: torch.Tensor) -> tuple[int, int, int, int]:
-    """Validate lm (B, S+1, C) and am (B, T, C); return (B, S, T, C)."""
+    """Validate lm (B, U+1, V) and am (B, T', V); return the sizes (B, U, T', V)."""
     if lm.ndim != 3 or am.ndim != 3:
         raise ValueError(f"lm (B, S+1, C) and am (B, T, C) must be 3-D, got {tuple(lm.shape)}, "
                          f"{tuple(am.shape)}")
@@ -54,11 +58,11 @@ def rnnt_loss_simple(
     *,
     backend: str | None = None,
 ) -> _Loss:
-    """RNN-T loss of the additive joiner logits[b,t,s,c] = lm[b,s,c] + am[b,t,c] (k2's simple loss).
+    """RNN-T loss of the additive joiner logits[b,t,u,c] = lm[b,u,c] + am[b,t,c] (k2's simple loss).
 
-    B: batch, S: symbols (U), T: frames, C: classes. lm (B, S+1, C), am (B, T, C), symbols (B, S),
-    boundary (B, 4) = (0, 0, U_b, T_b) by default. The normaliser logsumexp_c(lm + am) is one matmul of
-    exp-shifted factors (never a (B, T, S+1, C) tensor). delay_penalty adds ((T_b-1)/2 - t) * penalty
+    Shapes: see NOTATION.md. lm (B, U+1, V), am (B, T', V), symbols (B, U), boundary (B, 4) =
+    (0, 0, U_b, T'_b) by default. The normaliser logsumexp_c(lm + am) is one matmul of
+    exp-shifted factors (never a (B, T', U+1, V) tensor). delay_penalty adds ((T'_b-1)/2 - t) * penalty
     to each symbol arc. Returns the loss (reduction none (B,), mean = sum / B, sum); with return_grad,
     (loss, (px_grad, py_grad)), the occupations that get_prune_ranges takes.
     """
@@ -118,16 +122,16 @@ def rnnt_loss_pruned(
     *,
     backend: str | None = None,
 ) -> torch.Tensor:
-    """RNN-T loss on pruned joiner logits (B, T, R, C) at the symbol positions ranges (B, T, R).
+    """RNN-T loss on pruned joiner logits (B, T', S, V) at the symbol positions ranges (B, T', S).
 
-    B: batch, S: symbols (U), T: frames, R: s_range, C: classes. symbols (B, S); ranges from
-    get_prune_ranges; boundary (B, 4) = (0, 0, U_b, T_b) by default. Log-softmax over C of the pruned
-    logits only; arcs outside the ranges are -inf. Autograd flows to logits.
+    Shapes: see NOTATION.md. symbols (B, U); ranges from get_prune_ranges; boundary (B, 4) =
+    (0, 0, U_b, T'_b) by default. Log-softmax over V of the pruned logits only; arcs outside the
+    ranges are -inf. Autograd flows to logits.
     """
     modified = check_rnnt_type(rnnt_type)
     check_reduction(reduction)
     if logits.ndim != 4 or not logits.is_floating_point():
-        raise ValueError(f"logits must be a floating (B, T, R, C) tensor, got {tuple(logits.shape)}")
+        raise ValueError(f"logits must be a floating (B, T', S, V) tensor, got {tuple(logits.shape)}")
     B, T, R, C = logits.shape
     S = symbols.shape[1] if symbols.ndim == 2 else -1
     check_symbols(symbols, B, S, C)

@@ -1,4 +1,7 @@
-"""The mutual-information recursion (k2 semantics) as an autograd Function over three backends."""
+"""The mutual-information recursion (k2 semantics) as an autograd Function over three backends.
+
+Shapes: see NOTATION.md (B, U symbols, T' frames); the code keeps k2's names S, T for U, T'.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ _IMPL_MODULES = {"cpu": "transduce.kernels._cpu.mutual_information", "triton": "
 
 
 class _MutualInformation(torch.autograd.Function):
-    """mi = p[s_end, t_end]; d mi / d px, d py are the occupations the forward already computed."""
+    """mi = p[end_symbol, end_frame]; d mi / d px, d py are the occupations the forward already computed."""
 
     @staticmethod
     def forward(ctx, px, py, boundary, impl):  # type: ignore[override]
@@ -33,7 +36,7 @@ class _MutualInformation(torch.autograd.Function):
 
 
 def _check_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int]:
-    """Validate px/py shapes; return (B, S, T)."""
+    """Validate px/py shapes; return the sizes (B, U, T')."""
     if px.ndim != 3 or py.ndim != 3:
         raise ValueError(f"px and py must be 3-D, got {tuple(px.shape)} and {tuple(py.shape)}")
     if not (px.is_floating_point() and py.is_floating_point()) or px.dtype != py.dtype:
@@ -43,10 +46,10 @@ def _check_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int]:
     B, S, T1 = px.shape
     T = py.shape[2]
     if py.shape != (B, S + 1, T):
-        raise ValueError(f"py must be (B, S+1, T) = {(B, S + 1, T)} for px {tuple(px.shape)}, "
+        raise ValueError(f"py must be (B, U+1, T') = {(B, S + 1, T)} for px {tuple(px.shape)}, "
                          f"got {tuple(py.shape)}")
     if T1 not in (T, T + 1):
-        raise ValueError(f"px must be (B, S, T+1) (regular) or (B, S, T) (modified) with T={T}, "
+        raise ValueError(f"px must be (B, U, T'+1) (regular) or (B, U, T') (modified) with T'={T}, "
                          f"got {tuple(px.shape)}")
     return B, S, T
 
@@ -61,12 +64,12 @@ def mutual_information_recursion(
 ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """Total log-prob of the 2-D lattice in px/py (k2's mutual_information_recursion), with autograd.
 
-    B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified; py (B, S+1, T);
-    boundary (B, 4) = (s_begin, t_begin, s_end, t_end), default (0, 0, S, T). From
-    p[b, s_begin, t_begin] = 0:
-      regular:  p[b,s,t] = logaddexp(p[b,s-1,t] + px[b,s-1,t],     p[b,s,t-1] + py[b,s,t-1])
-      modified: p[b,s,t] = logaddexp(p[b,s-1,t-1] + px[b,s-1,t-1], p[b,s,t-1] + py[b,s,t-1])
-    Returns mi (B,) = p[b, s_end, t_end]; with return_grad, (mi, (px_grad, py_grad)) where the grads
+    Shapes: see NOTATION.md. px (B, U, T'+1) regular or (B, U, T') modified; py (B, U+1, T');
+    boundary (B, 4) = (u0, t0, u1, t1) (begin_symbol, begin_frame, end_symbol, end_frame), default
+    (0, 0, U, T'). From p[b, u0, t0] = 0:
+      regular:  p[b,u,t] = logaddexp(p[b,u-1,t] + px[b,u-1,t],     p[b,u,t-1] + py[b,u,t-1])
+      modified: p[b,u,t] = logaddexp(p[b,u-1,t-1] + px[b,u-1,t-1], p[b,u,t-1] + py[b,u,t-1])
+    Returns mi (B,) = p[b, u1, t1]; with return_grad, (mi, (px_grad, py_grad)) where the grads
     are d mi[b] / d px[b] and d py[b] (arc occupation probabilities, zero outside the boundary).
     Devices: CPU (numba), CUDA (Triton), any (float64 reference via backend="reference").
     """

@@ -1,6 +1,7 @@
 """The float64 pure-torch oracle of every loss in `kernels`: readable loops, autograd gradients.
 
-B: batch, T: frames, U (S): target length, V (C): vocabulary. Same names and argument orders as the
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank, K
+number of TDT durations, S prune range). Same names and argument orders as the
 public API (kernels.rnnt_loss, tdt_loss, ctc_loss and the pruned family); computations run in float64
 and results come back in the input dtype on the input device. Tests compare every fast path against
 these; `kernels.use_backend("reference")` routes the public API here. Never on the hot path.

@@ -1,7 +1,8 @@
 """Shared pieces of the float64 reference losses: input checks, a NaN-free log-sum-exp, the
 per-utterance gradient Function (clamp) and the reductions.
 
-B: batch, T: frames, U: target length, V: vocabulary.
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank);
+the size arguments T, U, V are T', U, V.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
 def check_lengths(
     logit_lengths: torch.Tensor, target_lengths: torch.Tensor, B: int, T: int, U: int
 ) -> tuple[list[int], list[int]]:
-    """Validate (B,) integer lengths with 1 <= T_b <= T and 0 <= U_b <= U; return them as lists."""
+    """Validate (B,) integer lengths with 1 <= T'_b <= T' and 0 <= U_b <= U; return them as lists."""
     for name, x, hi, lo in (("logit_lengths", logit_lengths, T, 1), ("target_lengths", target_lengths, U, 0)):
         if x.dtype not in (torch.int32, torch.int64):
             raise ValueError(f"{name} must be an int32/int64 tensor, got {x.dtype}")
@@ -88,7 +89,7 @@ def label_mask(u_lens: list[int], U: int, device: torch.device) -> torch.Tensor:
 
 
 def delay_shift(t_lens: list[int], T: int, delay_penalty: float, device: torch.device) -> torch.Tensor:
-    """(B, T) float64: delay_penalty * ((T_b - 1) / 2 - t), added to label arcs (rewards early labels)."""
+    """(B, T') float64: delay_penalty * ((T'_b - 1) / 2 - t), added to label arcs (rewards early labels)."""
     t = torch.arange(T, dtype=torch.float64, device=device).unsqueeze(0)
     centre = (torch.tensor(t_lens, dtype=torch.float64, device=device).unsqueeze(1) - 1) / 2
     return delay_penalty * (centre - t)

@@ -1,8 +1,9 @@
 """The RNN-T and TDT lattice DPs (forward variables alpha) on gathered log-probs, float64 autograd.
 
-B: batch, T: frames, U: target length (max), D: number of durations. These are the small
-(B, T, U+1) problems the fast paths solve with compiled code; rnnt_loss / tdt_loss build on them.
-Entries outside each utterance (t >= T_b, or labels u >= U_b) are ignored: their gradient is 0.
+Shapes: see NOTATION.md (B, T' frames, U target length (max), K number of durations; the code
+names T' T). These are the small (B, T', U+1) problems the fast paths solve with compiled code;
+rnnt_loss / tdt_loss build on them. Entries outside each utterance (t >= T'_b, or labels u >= U_b)
+are ignored: their gradient is 0.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def _lists(t_lens: torch.Tensor, u_lens: torch.Tensor) -> tuple[list[int], list[
 
 
 def _valid(t_lens: list[int], u_lens: list[int], T: int, n_u: int, extra: int, device) -> torch.Tensor:
-    """(B, T, n_u) bool: t < T_b and u < U_b + extra."""
+    """(B, T', n_u) bool: t < T'_b and u < U_b + extra."""
     t_ok = torch.arange(T, device=device).unsqueeze(0) < torch.tensor(t_lens, device=device).unsqueeze(1)
     u_lim = torch.tensor(u_lens, device=device).unsqueeze(1) + extra
     u_ok = torch.arange(n_u, device=device).unsqueeze(0) < u_lim
@@ -53,12 +54,12 @@ def rnnt_lattice(
 ) -> torch.Tensor:
     """Log-likelihood (B,) of the RNN-T lattice (Graves 2012) from arc log-probs.
 
-    B: batch, T: frames, U: target length. blank_lp (B, T, U+1) = log p(blank | t, u),
-    label_lp (B, T, U) = log p(y_u | t, u). alpha[0, 0] = 0 and
+    Shapes: see NOTATION.md. blank_lp (B, T', U+1) = log p(blank | t, u),
+    label_lp (B, T', U) = log p(y_u | t, u). alpha[0, 0] = 0 and
       regular:  alpha[t, u] = lse(alpha[t-1, u] + blank_lp[t-1, u], alpha[t, u-1] + label_lp[t, u-1]),
-                log_like_b = alpha[T_b-1, U_b] + blank_lp[T_b-1, U_b];
+                log_like_b = alpha[T'_b-1, U_b] + blank_lp[T'_b-1, U_b];
       modified: alpha[t, u] = lse(alpha[t-1, u] + blank_lp[t-1, u], alpha[t-1, u-1] + label_lp[t-1, u-1])
-                over t in 0..T_b (one symbol per frame), log_like_b = alpha[T_b, U_b] (-inf if U_b > T_b).
+                over t in 0..T'_b (one symbol per frame), log_like_b = alpha[T'_b, U_b] (-inf if U_b > T'_b).
     """
     if rnnt_type not in RNNT_TYPES:
         raise ValueError(f"rnnt_type must be one of {RNNT_TYPES}, got {rnnt_type!r}")
@@ -101,12 +102,13 @@ def tdt_lattice(
 ) -> torch.Tensor:
     """Log-likelihood (B,) of the TDT lattice (Xu et al. 2023, token-and-duration transducer).
 
-    B: batch, T: frames, U: target length, D: durations. blank_lp (B, T, U+1), label_lp (B, T, U),
-    dur_lp (B, T, U+1, D) = log p(durations[k] | t, u). Nodes (t, u) exist for t < T_b; alpha[0, 0] = 0;
+    Shapes: see NOTATION.md. blank_lp (B, T', U+1), label_lp (B, T', U),
+    dur_lp (B, T', U+1, K) = log p(durations[k] | t, u). Nodes (t, u) exist for t < T'_b; alpha[0, 0] = 0;
       alpha[t, u] = lse_k( alpha[t-d_k, u]   + blank_lp[t-d_k, u]   + dur_lp[t-d_k, u, k]    (d_k > 0),
                            alpha[t-d_k, u-1] + label_lp[t-d_k, u-1] + dur_lp[t-d_k, u-1, k]  (any d_k) ),
-    so label arcs landing at t >= T_b are dropped. The utterance ends by a blank arc landing on T_b:
-      log_like_b = lse_{k: d_k > 0, d_k <= T_b} alpha[T_b-d_k, U_b] + blank_lp[.., U_b] + dur_lp[.., U_b, k].
+    so label arcs landing at t >= T'_b are dropped. The utterance ends by a blank arc landing on T'_b:
+      log_like_b = lse_{k: d_k > 0, d_k <= T'_b} alpha[T'_b-d_k, U_b] + blank_lp[.., U_b]
+                                                 + dur_lp[.., U_b, k].
     """
     B, T, U1 = blank_lp.shape
     D = len(durations)

@@ -1,6 +1,7 @@
 """Float64 reference RNN-T, TDT and CTC losses on raw logits (the oracle the fast paths are tested against).
 
-B: batch, T: frames, U: target length, V: vocabulary, D: number of TDT durations. Each loss takes the
+Shapes: see NOTATION.md (B, T' frames of the logits, U target length, V vocabulary incl. blank, K
+number of TDT durations; the code names T' T). Each loss takes the
 log-softmax in float64, gathers the arc log-probs and runs a plain DP (kernels.reference._lattice or the
 CTC recursion below); gradients come from autograd, clamp through the per-utterance Function. Results are
 returned in the logits' dtype on their device. Never on the hot path.
@@ -35,7 +36,7 @@ def _check_logits(logits: torch.Tensor, ndim: int, legend: str) -> None:
 
 
 def _gather_labels(log_probs: torch.Tensor, targets: torch.Tensor, u_lens: list[int]) -> torch.Tensor:
-    """log_probs (B, T, U+1, V), targets (B, U) -> label_lp (B, T, U) = log_probs[b, t, u, targets[b, u]].
+    """log_probs (B, T', U+1, V), targets (B, U) -> label_lp (B, T', U) = log_probs[b, t, u, targets[b, u]].
 
     Padded targets (u >= U_b) may hold anything; they are replaced by 0 before the gather.
     """
@@ -59,9 +60,9 @@ def rnnt_loss(
 ) -> torch.Tensor:
     """Reference RNN-T loss (regular or modified) of raw joint logits, computed in float64.
 
-    B: batch, T: frames, U: target length, V: vocabulary. logits (B, T, U+1, V), targets (B, U),
-    logit_lengths (B,) in [1, T], target_lengths (B,) in [0, U]. Label arcs get
-    delay_penalty * ((T_b - 1) / 2 - t); fastemit_lambda scales their gradient by (1 + lambda);
+    Shapes: see NOTATION.md. logits (B, T', U+1, V), targets (B, U),
+    logit_lengths (B,) in [1, T'], target_lengths (B,) in [0, U]. Label arcs get
+    delay_penalty * ((T'_b - 1) / 2 - t); fastemit_lambda scales their gradient by (1 + lambda);
     clamp > 0 clips each utterance's logits gradient to [-clamp, clamp]. Returns (B,) or a scalar.
     """
     _check_logits(logits, 4, "(B, T, U+1, V)")
@@ -72,10 +73,10 @@ def rnnt_loss(
     check_reduction(reduction)
     if rnnt_type not in RNNT_TYPES:
         raise ValueError(f"rnnt_type must be one of {RNNT_TYPES}, got {rnnt_type!r}")
-    shift = delay_shift(t_lens, T, float(delay_penalty), logits.device).unsqueeze(2)  # (B, T, 1)
+    shift = delay_shift(t_lens, T, float(delay_penalty), logits.device).unsqueeze(2)  # (B, T', 1)
 
     def losses_of(x: torch.Tensor) -> torch.Tensor:
-        log_probs = x.log_softmax(dim=3)  # (B, T, U+1, V)
+        log_probs = x.log_softmax(dim=3)  # (B, T', U+1, V)
         label_lp = fastemit(_gather_labels(log_probs, targets, u_lens) + shift, float(fastemit_lambda))
         return -rnnt_lattice(log_probs[..., blank], label_lp, logit_lengths, target_lengths, rnnt_type)
 
@@ -111,11 +112,11 @@ def tdt_loss(
 ) -> torch.Tensor:
     """Reference TDT loss of raw joint logits (token part then duration part), computed in float64.
 
-    B: batch, T: frames, U: target length, V: vocabulary, D: len(durations). logits (B, T, U+1, V+D):
+    Shapes: see NOTATION.md (K = len(durations)). logits (B, T', U+1, V+K):
     token log-probs = log_softmax(logits[..., :V]) - sigma, duration log-probs = log_softmax(logits[..., V:]).
     Lattice and end condition as in kernels.reference.tdt_lattice. Returns (B,) or a scalar.
     """
-    _check_logits(logits, 4, "(B, T, U+1, V+D)")
+    _check_logits(logits, 4, "(B, T', U+1, V+K)")
     durations = _check_durations(durations, logits.shape[-1])
     B, T, U1, VD = logits.shape
     V = VD - len(durations)
@@ -124,18 +125,18 @@ def tdt_loss(
     check_blank(blank, V)
     check_reduction(reduction)
     x = logits.double()
-    token_lp = x[..., :V].log_softmax(dim=3) - float(sigma)  # (B, T, U+1, V)
-    dur_lp = x[..., V:].log_softmax(dim=3)  # (B, T, U+1, D)
+    token_lp = x[..., :V].log_softmax(dim=3) - float(sigma)  # (B, T', U+1, V)
+    dur_lp = x[..., V:].log_softmax(dim=3)  # (B, T', U+1, K)
     label_lp = _gather_labels(token_lp, targets, u_lens)
     ll = tdt_lattice(token_lp[..., blank], label_lp, dur_lp, durations, logit_lengths, target_lengths)
     return reduce((-ll).to(logits.dtype), reduction)
 
 
 def _ctc_log_likelihood(log_probs: torch.Tensor, labels: list[int], blank: int) -> torch.Tensor:
-    """log P(labels | log_probs (T_b, V)) by the CTC forward recursion over the blank-interleaved
-    sequence l' = (blank, l_1, blank, ..., l_L, blank) of length 2L+1 (Graves et al. 2006):
+    """log P(labels | log_probs (T'_b, V)) by the CTC forward recursion over the blank-interleaved
+    sequence l' = (blank, l_1, blank, ..., l_n, blank) of length 2n+1, n = U_b (Graves et al. 2006):
       alpha_t[s] = lse(alpha_{t-1}[s], alpha_{t-1}[s-1], alpha_{t-1}[s-2] if l'_s != blank, l'_{s-2})
-                   + log_probs[t, l'_s];  result = lse(alpha_{T_b-1}[2L], alpha_{T_b-1}[2L-1]).
+                   + log_probs[t, l'_s];  result = lse(alpha_{T'_b-1}[2n], alpha_{T'_b-1}[2n-1]).
     """
     ext = [blank]
     for label in labels:
@@ -143,7 +144,7 @@ def _ctc_log_likelihood(log_probs: torch.Tensor, labels: list[int], blank: int) 
     S = len(ext)
     skip = torch.tensor([s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(S)],
                         device=log_probs.device)
-    emit = log_probs[:, ext]  # (T_b, S)
+    emit = log_probs[:, ext]  # (T'_b, 2n+1)
     neg = log_probs.new_full((1,), NEG_INF)
     start = torch.full((S,), NEG_INF, dtype=log_probs.dtype, device=log_probs.device)
     start[: min(2, S)] = 0.0
@@ -166,9 +167,9 @@ def ctc_loss(
 ) -> torch.Tensor:
     """Reference CTC loss of raw logits, computed in float64, with an optional delay penalty.
 
-    B: batch, T: frames, S: target length, V: vocabulary. logits (B, T, V), targets (B, S). Non-blank
-    log-probs at frame t get delay_penalty * ((T_b - 1) / 2 - t). An utterance with no CTC path
-    (T_b < S_b + repeats) gets an infinite loss and a zero gradient. "mean" averages over the batch.
+    Shapes: see NOTATION.md. logits (B, T', V), targets (B, U). Non-blank
+    log-probs at frame t get delay_penalty * ((T'_b - 1) / 2 - t). An utterance with no CTC path
+    (T'_b < U_b + repeats) gets an infinite loss and a zero gradient. "mean" averages over the batch.
     """
     _check_logits(logits, 3, "(B, T, V)")
     B, T, V = logits.shape
@@ -177,11 +178,11 @@ def ctc_loss(
     check_targets(targets, u_lens, B, S, V)
     check_blank(blank, V)
     check_reduction(reduction)
-    log_probs = logits.double().log_softmax(dim=2)  # (B, T, V)
+    log_probs = logits.double().log_softmax(dim=2)  # (B, T', V)
     if delay_penalty != 0.0:
         non_blank = torch.ones(V, dtype=torch.float64, device=logits.device)
         non_blank[blank] = 0.0
-        shift = delay_shift(t_lens, T, float(delay_penalty), logits.device)  # (B, T)
+        shift = delay_shift(t_lens, T, float(delay_penalty), logits.device)  # (B, T')
         log_probs = log_probs + shift.unsqueeze(2) * non_blank
     losses = [
         -_ctc_log_likelihood(log_probs[b, : t_lens[b]], targets[b, : u_lens[b]].tolist(), blank)

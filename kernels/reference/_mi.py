@@ -1,7 +1,8 @@
 """Float64 reference of k2's mutual-information recursion (the core of the pruned RNN-T family).
 
-B: batch, S: symbols, T: frames. A plain double loop over lattice nodes (s, t), vectorised over the
-batch; gradients (the arc occupations) come from autograd. Never on the hot path.
+Shapes: see NOTATION.md (B, U symbols, T' frames; the code keeps k2's names S, T and the symbol
+index s). A plain double loop over lattice nodes (s, t), vectorised over the batch; gradients (the
+arc occupations) come from autograd. Never on the hot path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ __all__ = ["mutual_information_recursion", "check_mi_lattice", "full_boundary"]
 
 
 def check_mi_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int, bool]:
-    """Validate px (B, S, T+1) regular / (B, S, T) modified and py (B, S+1, T); return (B, S, T, modified)."""
+    """Check px (B, U, T'+1) regular / (B, U, T') modified, py (B, U+1, T'); return (B, U, T', modified)."""
     if px.ndim != 3 or py.ndim != 3:
         raise ValueError(f"px and py must be 3-D, got {tuple(px.shape)} and {tuple(py.shape)}")
     if not (px.is_floating_point() and py.is_floating_point()):
@@ -21,10 +22,10 @@ def check_mi_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int,
     B, S, T1 = px.shape
     T = py.shape[2]
     if py.shape != (B, S + 1, T):
-        raise ValueError(f"py must be (B, S+1, T) = {(B, S + 1, T)} for px {tuple(px.shape)}, "
+        raise ValueError(f"py must be (B, U+1, T') = {(B, S + 1, T)} for px {tuple(px.shape)}, "
                          f"got {tuple(py.shape)}")
     if T1 not in (T, T + 1):
-        raise ValueError(f"px must be (B, S, T+1) (regular) or (B, S, T) (modified) with T = {T}, "
+        raise ValueError(f"px must be (B, U, T'+1) (regular) or (B, U, T') (modified) with T' = {T}, "
                          f"got {tuple(px.shape)}")
     return B, S, T, T1 == T
 
@@ -32,7 +33,7 @@ def check_mi_lattice(px: torch.Tensor, py: torch.Tensor) -> tuple[int, int, int,
 def full_boundary(
     boundary: torch.Tensor | None, B: int, S: int, T: int, device: torch.device
 ) -> list[tuple[int, int, int, int]]:
-    """The per-utterance boxes (s_begin, t_begin, s_end, t_end) as ints; None means (0, 0, S, T)."""
+    """Per-utterance boxes (begin_symbol, begin_frame, end_symbol, end_frame) as ints; None: (0, 0, U, T')."""
     if boundary is None:
         return [(0, 0, S, T)] * B
     if not isinstance(boundary, torch.Tensor) or boundary.dtype not in (torch.int32, torch.int64):
@@ -54,7 +55,7 @@ def _tracked(x: torch.Tensor) -> torch.Tensor:
 
 
 def _forward_scores(px: torch.Tensor, py: torch.Tensor, boxes, modified: bool) -> torch.Tensor:
-    """p[b, s_end, t_end] (B,) where p[b, s_begin, t_begin] = 0, nodes outside the box are -inf and
+    """p[b, s1, t1] (B,) where p[b, s0, t0] = 0 for the box (s0, t0, s1, t1), nodes outside it are -inf and
       regular:  p[s, t] = lse(p[s-1, t] + px[s-1, t],     p[s, t-1] + py[s, t-1])
       modified: p[s, t] = lse(p[s-1, t-1] + px[s-1, t-1], p[s, t-1] + py[s, t-1]).
     """
@@ -87,8 +88,9 @@ def mutual_information_recursion(
 ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """Reference total log-prob mi (B,) of the px/py lattice (k2 semantics), differentiable in px and py.
 
-    B: batch, S: symbols, T: frames. px (B, S, T+1) regular or (B, S, T) modified, py (B, S+1, T),
-    boundary (B, 4) = (s_begin, t_begin, s_end, t_end), default (0, 0, S, T). With return_grad also
+    Shapes: see NOTATION.md. px (B, U, T'+1) regular or (B, U, T') modified, py (B, U+1, T'),
+    boundary (B, 4) = (begin_symbol, begin_frame, end_symbol, end_frame), default (0, 0, U, T'). With
+    return_grad also
     (px_grad, py_grad) = d mi[b] / d px[b], d py[b]: the arc occupations (0 outside the box or when
     mi[b] = -inf). Outputs are in px's dtype.
     """

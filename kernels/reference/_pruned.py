@@ -1,9 +1,10 @@
 """Float64 reference of the pruned RNN-T family (k2 semantics): simple, smoothed and pruned losses,
 prune ranges and pruning.
 
-B: batch, S: symbols (U), T: frames, C: classes, R: s_range. Unlike the fast path, every loss here
-materialises the per-node log-probs (B, T, S+1, C) and reads the arcs off them: slow, obvious, an
-oracle for tiny shapes only. boundary (B, 4) = (s_begin, t_begin, s_end, t_end), default (0, 0, S, T).
+Shapes: see NOTATION.md (B, U symbols, T' frames, V classes, S prune range; the code keeps k2's
+names S, T, C, R for U, T', V, S). Unlike the fast path, every loss here materialises the per-node
+log-probs (B, T', U+1, V) and reads the arcs off them: slow, obvious, an oracle for tiny shapes
+only. boundary (B, 4) = (begin_symbol, begin_frame, end_symbol, end_frame), default (0, 0, U, T').
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def _check_lm_am(lm: torch.Tensor, am: torch.Tensor) -> tuple[int, int, int, int
 
 
 def _arcs(log_probs: torch.Tensor, symbols: torch.Tensor, termination_symbol: int):
-    """Node log-probs (B, T, S+1, C) -> px (B, S, T) = log p(symbols[s] | t, s) and
-    py (B, S+1, T) = log p(termination_symbol | t, s)."""
+    """Node log-probs (B, T', U+1, V) -> px (B, U, T') = log p(symbols[u] | t, u) and
+    py (B, U+1, T') = log p(termination_symbol | t, u)."""
     B, T, S1, _ = log_probs.shape
     idx = symbols.long().reshape(B, 1, S1 - 1, 1).expand(B, T, S1 - 1, 1)
     px = log_probs[:, :, : S1 - 1].gather(3, idx).squeeze(3).transpose(1, 2)
@@ -60,12 +61,12 @@ def _arcs(log_probs: torch.Tensor, symbols: torch.Tensor, termination_symbol: in
 def _lattice_loss(px, py, boxes, modified, delay_penalty, reduction, return_grad, dtype) -> _Loss:
     """Finish px for the lattice type, add the delay penalty, run the MI recursion; loss = -mi.
 
-    Regular: px gets a column T and, per utterance, column t_end set to -inf (no symbol after the last
+    Regular: px gets a column T' and, per utterance, column t_end set to -inf (no symbol after the last
     frame). Label arcs at frame t get delay_penalty * ((t_end - 1) / 2 - t).
     """
     B, S, T = px.shape
     if not modified:
-        px = torch.cat([px, px.new_zeros(B, S, 1)], dim=2)  # (B, S, T+1)
+        px = torch.cat([px, px.new_zeros(B, S, 1)], dim=2)  # (B, U, T'+1)
         t_end = torch.tensor([box[3] for box in boxes], device=px.device).reshape(B, 1, 1)
         px = torch.where(torch.arange(T + 1, device=px.device) == t_end, float("-inf"), px)
     if delay_penalty != 0.0:
@@ -89,15 +90,15 @@ def rnnt_loss_simple(
     reduction: str = "mean",
     return_grad: bool = False,
 ) -> _Loss:
-    """Reference RNN-T loss of the additive joiner log_softmax_c(lm[b, s, c] + am[b, t, c]).
+    """Reference RNN-T loss of the additive joiner log_softmax_c(lm[b, u, c] + am[b, t, c]).
 
-    B: batch, S: symbols, T: frames, C: classes. lm (B, S+1, C), am (B, T, C), symbols (B, S). Returns
+    Shapes: see NOTATION.md. lm (B, U+1, V), am (B, T', V), symbols (B, U). Returns
     the loss ((B,) for "none", sum / B for "mean", sum); with return_grad, (loss, (px_grad, py_grad)).
     """
     B, S, T, C = _check_lm_am(lm, am)
     modified = _check_common(symbols, B, S, C, termination_symbol, rnnt_type, reduction)
     boxes = full_boundary(boundary, B, S, T, am.device)
-    joint = (lm.double().unsqueeze(1) + am.double().unsqueeze(2)).log_softmax(dim=3)  # (B, T, S+1, C)
+    joint = (lm.double().unsqueeze(1) + am.double().unsqueeze(2)).log_softmax(dim=3)  # (B, T', U+1, V)
     px, py = _arcs(joint, symbols, termination_symbol)
     return _lattice_loss(px, py, boxes, modified, delay_penalty, reduction, return_grad, am.dtype)
 
@@ -117,7 +118,7 @@ def rnnt_loss_smoothed(
 ) -> _Loss:
     """Reference smoothed loss: node log-probs (1 - a - b) * joint + a * log_softmax(lm)
     + b * log_softmax(am + log unigram), a = lm_only_scale, b = am_only_scale, unigram = the mean of
-    softmax(lm) over the batch and all S+1 positions. Shapes and outputs as in rnnt_loss_simple.
+    softmax(lm) over the batch and all U+1 positions. Shapes and outputs as in rnnt_loss_simple.
     """
     B, S, T, C = _check_lm_am(lm, am)
     modified = _check_common(symbols, B, S, C, termination_symbol, rnnt_type, reduction)
@@ -126,10 +127,10 @@ def rnnt_loss_smoothed(
                          f"{am_only_scale}")
     boxes = full_boundary(boundary, B, S, T, am.device)
     lm64, am64 = lm.double(), am.double()
-    joint = (lm64.unsqueeze(1) + am64.unsqueeze(2)).log_softmax(dim=3)  # (B, T, S+1, C)
-    lm_only = lm64.log_softmax(dim=2).unsqueeze(1)  # (B, 1, S+1, C)
-    unigram = lm64.softmax(dim=2).mean(dim=(0, 1)).log()  # (C,)
-    am_only = (am64 + unigram).log_softmax(dim=2).unsqueeze(2)  # (B, T, 1, C)
+    joint = (lm64.unsqueeze(1) + am64.unsqueeze(2)).log_softmax(dim=3)  # (B, T', U+1, V)
+    lm_only = lm64.log_softmax(dim=2).unsqueeze(1)  # (B, 1, U+1, V)
+    unigram = lm64.softmax(dim=2).mean(dim=(0, 1)).log()  # (V,)
+    am_only = (am64 + unigram).log_softmax(dim=2).unsqueeze(2)  # (B, T', 1, V)
     mixed = (1 - lm_only_scale - am_only_scale) * joint + lm_only_scale * lm_only + am_only_scale * am_only
     px, py = _arcs(mixed, symbols, termination_symbol)
     return _lattice_loss(px, py, boxes, modified, delay_penalty, reduction, return_grad, am.dtype)
@@ -145,11 +146,11 @@ def rnnt_loss_pruned(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Reference pruned loss: logits (B, T, R, C) at symbol positions ranges (B, T, R) are log-softmaxed
-    and scattered into a (B, T, S+1, C) grid that is -inf off the ranges, then the full lattice is run.
+    """Reference pruned loss: logits (B, T', S, V) at symbol positions ranges (B, T', S) are log-softmaxed
+    and scattered into a (B, T', U+1, V) grid that is -inf off the ranges, then the full lattice is run.
     """
     if logits.ndim != 4 or not logits.is_floating_point():
-        raise ValueError(f"logits must be a floating (B, T, R, C) tensor, got {tuple(logits.shape)}")
+        raise ValueError(f"logits must be a floating (B, T', S, V) tensor, got {tuple(logits.shape)}")
     B, T, R, C = logits.shape
     S = symbols.shape[1] if symbols.ndim == 2 else -1
     modified = _check_common(symbols, B, S, C, termination_symbol, rnnt_type, reduction)
@@ -165,8 +166,8 @@ def rnnt_loss_pruned(
 
 
 def _best_starts(px_grad: torch.Tensor, py_grad: torch.Tensor, R: int) -> list[list[int]]:
-    """Per utterance and frame, the window start s maximising the termination occupation of symbols
-    s..s+R-1 minus the occupation of the symbol arc (s-1 -> s) on that frame; first maximum wins."""
+    """Per utterance and frame, the window start u maximising the termination occupation of symbols
+    u..u+S-1 minus the occupation of the symbol arc (u-1 -> u) on that frame; first maximum wins."""
     B, S1, T = py_grad.shape
     starts = []
     for b in range(B):
@@ -182,10 +183,10 @@ def _best_starts(px_grad: torch.Tensor, py_grad: torch.Tensor, R: int) -> list[l
 def get_prune_ranges(
     px_grad: torch.Tensor, py_grad: torch.Tensor, boundary: torch.Tensor | None, s_range: int
 ) -> torch.Tensor:
-    """Reference prune ranges (B, T, R), R = min(s_range, S+1), from the simple loss's occupations.
+    """Reference prune ranges (B, T', S), S = min(s_range, U+1), from the simple loss's occupations.
 
-    Per frame the best window start; from frame t_end - 1 on, max(s_end - R + 1, 0); then starts are
-    made non-decreasing (backward running minimum), reachable with steps <= R-1 (<= 1 modified) by
+    Per frame the best window start; from frame end_frame - 1 on, max(end_symbol - S + 1, 0); then
+    starts are made non-decreasing (backward running minimum), reachable with steps <= S-1 (<= 1 modified) by
     raising earlier starts (backward running max of start[t+1] - step), and capped at step * t.
     """
     B, S, T1 = px_grad.shape
@@ -208,15 +209,15 @@ def get_prune_ranges(
             row[t] = max(row[t], row[t + 1] - step)
         for t in range(T):
             row[t] = min(row[t], step * t)
-    begin = torch.tensor(starts, dtype=torch.int64, device=px_grad.device)  # (B, T)
+    begin = torch.tensor(starts, dtype=torch.int64, device=px_grad.device)  # (B, T')
     return begin.unsqueeze(2) + torch.arange(R, device=px_grad.device)
 
 
 def do_rnnt_pruning(
     am: torch.Tensor, lm: torch.Tensor, ranges: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference gather by explicit loops: am_pruned (B, T, R, Ca) with am_pruned[b, t, r] = am[b, t], and
-    lm_pruned (B, T, R, Cl) with lm_pruned[b, t, r] = lm[b, ranges[b, t, r]]."""
+    """Reference gather by explicit loops: am_pruned (B, T', S, d_am) with am_pruned[b, t, j] = am[b, t], and
+    lm_pruned (B, T', S, d_lm) with lm_pruned[b, t, j] = lm[b, ranges[b, t, j]]."""
     B, T, R = ranges.shape
     am_rows, lm_rows = [], []
     for b in range(B):

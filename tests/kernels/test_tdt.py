@@ -19,7 +19,7 @@ DURATION_SETS = [[0, 1, 2, 3, 4], [1, 2], [0, 2, 4], [0, 1], [3, 1]]
 
 
 def _batch(t_lens, u_lens, durations, T=6, U=4, V=5, dtype=torch.float32, target_dtype=torch.int64):
-    """Random logits (B, T, U+1, V+D) with garbage in padding, non-blank targets (B, U), lengths (B,)."""
+    """Random logits (B, T', U+1, V+K) with garbage in padding, non-blank targets (B, U), lengths (B,)."""
     B = len(t_lens)
     logits = (torch.randn(B, T, U + 1, V + len(durations), dtype=torch.float64) * 2).to(dtype)
     targets = torch.randint(1, V, (B, U), dtype=target_dtype)

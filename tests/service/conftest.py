@@ -1,5 +1,5 @@
 """Service tests: tiny models, one torch thread (the machine is shared); the streaming tests' model and
-audio helpers (tests/streaming/streaming_helpers.py) are importable here too."""
+audio helpers (tests/streaming/stream_helpers.py) are importable here too."""
 
 import sys
 from pathlib import Path

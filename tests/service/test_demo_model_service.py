@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from service_helpers import audio_requests, live_server, stream_call, stream_in_two_halves, streaming_config
+from grpc_helpers import audio_requests, live_server, stream_call, stream_in_two_halves, streaming_config
 from transduce.asr.audio import load_audio
 from transduce.asr.checkpoint import bundled_models
 from transduce.asr.data.espeak import espeak_available

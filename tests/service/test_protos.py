@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from service_helpers import (
+from grpc_helpers import (
     ENDPOINTING_OFF,
     live_server,
     offline_text,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fuzz_cases import make_case, run_case
-from service_helpers import (
+from grpc_helpers import (
     audio_requests,
     live_server,
     load,

@@ -14,7 +14,7 @@ import sys
 
 import grpc
 import pytest
-from service_helpers import ENDPOINTING_OFF, load, offline_text, speechlike, tiny_model_dir, wav_bytes
+from grpc_helpers import ENDPOINTING_OFF, load, offline_text, speechlike, tiny_model_dir, wav_bytes
 from transduce.service.client import StreamOptions, stream_file
 from transduce.service.protos import RecognizerStub, asr_pb2
 

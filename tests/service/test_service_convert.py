@@ -7,8 +7,8 @@ import struct
 import grpc
 import numpy as np
 import pytest
-from service_helpers import pcm16, speechlike, wav_bytes
-from streaming_helpers import tiny_model
+from grpc_helpers import pcm16, speechlike, wav_bytes
+from stream_helpers import tiny_model
 from transduce.asr.audio import PCMFormatError
 from transduce.service.audio_in import split_wav_header
 from transduce.service.bounds import RequestBounds, check_config

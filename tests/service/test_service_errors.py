@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from service_helpers import (
+from grpc_helpers import (
     audio_requests,
     live_server,
     load,

@@ -9,7 +9,7 @@ import json
 
 import grpc
 import pytest
-from service_helpers import (
+from grpc_helpers import (
     audio_requests,
     live_server,
     load,

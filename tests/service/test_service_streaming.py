@@ -8,8 +8,7 @@ import asyncio
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from service_helpers import (
+from grpc_helpers import (
     audio_requests,
     live_server,
     load,
@@ -23,6 +22,7 @@ from service_helpers import (
     tiny_model_dir,
     wav_bytes,
 )
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from transduce.service.protos import asr_pb2
 from transduce.streaming import SchedulerConfig
 

@@ -14,7 +14,7 @@ import sys
 
 import grpc
 import pytest
-from service_helpers import ENDPOINTING_OFF, load, offline_text, pcm16, speechlike, tiny_model_dir, wav_bytes
+from grpc_helpers import ENDPOINTING_OFF, load, offline_text, pcm16, speechlike, tiny_model_dir, wav_bytes
 from test_metrics_registry import parse
 from transduce.service.client import StreamOptions, stream_pcm16
 from transduce.service.server import ServerConfig, serve

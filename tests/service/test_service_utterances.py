@@ -8,7 +8,7 @@ import asyncio
 
 import numpy as np
 import torch
-from service_helpers import (
+from grpc_helpers import (
     audio_requests,
     live_server,
     offline_hypotheses_nbest,
@@ -18,7 +18,7 @@ from service_helpers import (
     streaming_config,
     wav_bytes,
 )
-from streaming_helpers import forced_blank_model, silence, tiny_model
+from stream_helpers import forced_blank_model, silence, tiny_model
 from transduce.service.protos import asr_pb2
 
 ENDPOINT = asr_pb2.EndpointingConfig(trailing_silence_after_speech_ms=500, trailing_silence_no_speech_ms=1200,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from streaming_helpers import offline_hypothesis
+from stream_helpers import offline_hypothesis
 from transduce.asr.audio import load_audio, sample_path, sample_transcript
 from transduce.asr.data.manifest import ManifestEntry, write_manifest
 from transduce.asr.decoding import to_result

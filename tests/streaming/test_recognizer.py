@@ -1,6 +1,6 @@
 """The Python API `Recognizer` (transduce.Recognizer): transcribe() and stream() against independent oracles.
 
-Oracle: `offline_hypothesis` (streaming_helpers): whole-utterance offline fbank, the encoder's
+Oracle: `offline_hypothesis` (stream_helpers): whole-utterance offline fbank, the encoder's
 offline forward under the same chunked context and a decoder built directly from asr.decoding, one
 recording at a time; `to_result` gives its text and word times. Models are tiny random float64
 ones saved to a temp dir and loaded back with `Recognizer.load`, so argmax ties stay away and a
@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
+from stream_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
 from transduce.asr.checkpoint import CheckpointError
 from transduce.asr.decoding import to_result
 from transduce.streaming import EndpointConfig, Recognizer, SessionConfigError

@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 import pytest
-from streaming_helpers import feed_sizes, speechlike, tiny_model
+from stream_helpers import feed_sizes, speechlike, tiny_model
 from transduce.asr.audio import NonFiniteAudioError, PCMFormatError
 from transduce.streaming import (
     EndpointConfig,

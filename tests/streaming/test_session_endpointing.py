@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from streaming_helpers import feed_sizes, forced_blank_model, offline_hypothesis, silence, speechlike
+from stream_helpers import feed_sizes, forced_blank_model, offline_hypothesis, silence, speechlike
 from transduce.asr.decoding import Hypothesis
 from transduce.streaming import (
     END_OF_STREAM,

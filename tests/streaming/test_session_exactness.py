@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
+from stream_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
 from transduce.asr.decoding import ContextGraph, TDTBeamConfig, TDTBeamSearch, to_result
 from transduce.asr.features import compute_fbank
 from transduce.streaming import EndpointConfig, Session, SessionConfig, decode_sessions

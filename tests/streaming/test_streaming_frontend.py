@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soxr
 import torch
-from streaming_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
+from stream_helpers import feed_sizes, offline_hypothesis, speechlike, tiny_model
 from transduce.asr.audio import AudioError, NonFiniteAudioError, PCMFormatError
 from transduce.asr.features import FbankConfig, compute_fbank
 from transduce.streaming import (

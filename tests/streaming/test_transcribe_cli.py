@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from streaming_helpers import speechlike, tiny_model
+from stream_helpers import speechlike, tiny_model
 from transduce.streaming import Recognizer
 
 from transduce import asr

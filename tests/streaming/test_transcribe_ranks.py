@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from streaming_helpers import speechlike, tiny_model
+from stream_helpers import speechlike, tiny_model
 from transduce.streaming import Recognizer
 from transduce.streaming._batch_io import merge_parts, rank_part, rank_parts
 from transduce.streaming.transcripts import plan_batches

@@ -1,7 +1,7 @@
 """A training run's validation decodes its dev set through the served streaming path.
 
 Oracle: the offline whole-utterance forward under the same attention mask and the head's greedy
-decoder over all frames (streaming_helpers.offline_hypothesis); the encoders stream exactly, so each
+decoder over all frames (stream_helpers.offline_hypothesis); the encoders stream exactly, so each
 hypothesis must equal it. WER/CER recomputed with asr.metrics on the same texts.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import soundfile as sf
-from streaming_helpers import TOKENIZER, offline_hypothesis, speechlike, tiny_model
+from stream_helpers import TOKENIZER, offline_hypothesis, speechlike, tiny_model
 from transduce.asr.data.manifest import ManifestEntry
 from transduce.asr.decoding import to_result
 from transduce.asr.metrics import cer, wer

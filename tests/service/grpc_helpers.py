@@ -12,7 +12,7 @@ import grpc
 import numpy as np
 import soundfile as sf
 import torch
-from streaming_helpers import offline_hypothesis, oracle_decoder, speechlike, tiny_model  # noqa: F401
+from stream_helpers import offline_hypothesis, oracle_decoder, speechlike, tiny_model  # noqa: F401
 from transduce.asr.audio import load_audio
 from transduce.asr.checkpoint import load_model, save_model
 from transduce.asr.decoding import DecodingResult, to_result
