@@ -179,12 +179,17 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
 # ------------------------------------------------------------------------------------------- load
 def load_model(path: str | Path, device: str | torch.device = "cpu",
                dtype: torch.dtype | None = None) -> nn.Module:
-    """The model saved in `path` (a checkpoint directory, or the name of a bundled model), in eval mode.
+    """The model saved in `path` (a checkpoint directory, the name of a bundled model, or a NeMo .nemo
+    file), in eval mode.
 
     Weights load strictly; with `dtype` None, floating tensors keep the dtype they were saved in.
     `.tokenizer` is attached when the checkpoint has one. Any mismatch between config.json, the
     weights and the tokenizer raises a CheckpointError naming it. Loading leaves torch's RNG as is.
     """
+    if str(path).endswith(".nemo"):  # a NeMo checkpoint, imported on the fly (asr.nemo)
+        from transduce.asr.nemo import load_nemo
+
+        return load_nemo(path).to(device=device, dtype=dtype).eval()
     directory = _resolve(path)
     entry, cfg = _read_config(directory / CONFIG_FILE)
     state = _read_weights(directory / WEIGHTS_FILE)

@@ -56,7 +56,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_name(spec: str) -> str:
-    return Path(spec).name if os.sep in spec or "/" in spec or Path(spec).exists() else spec
+    """The name a model is served under: a bundled name as it is, else the file or folder name (a
+    .nemo file without its suffix)."""
+    if not (os.sep in spec or "/" in spec or Path(spec).exists()):
+        return spec
+    path = Path(spec)
+    return path.stem if path.suffix == ".nemo" else path.name
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ Audio arrives as float32 samples (N,) or (N, C) in [-1, 1], or as little-endian 
 (interleaved channels), at the session's sample rate. It is mixed down to mono, resampled to the
 model's rate with soxr's streaming resampler (chunk by chunk it gives the very samples that
 resampling the whole signal gives, so the chunking of the input never changes a result), and turned
-into log-mel frames by `OnlineFbank` (equal to the offline features). A chunk that is rejected
+into log-mel frames by the model's online feature extractor (equal to the offline features). A chunk that is rejected
 (odd byte count, NaN, too long a stream) changes nothing, so the stream can go on.
 N: samples, C: channels, n: frames, F: mel bins.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import soxr
 import torch
 from transduce.asr.audio import AudioError, NonFiniteAudioError, decode_pcm16, to_mono
-from transduce.asr.features import FbankConfig, OnlineFbank
+from transduce.asr.features.kinds import FeatureConfig, online_features
 from transduce.streaming.errors import SessionClosedError, StreamTooLongError
 
 __all__ = ["AudioFrontend"]
@@ -24,11 +24,11 @@ __all__ = ["AudioFrontend"]
 class AudioFrontend:
     """Resampler + online fbank of one stream: accept(audio), finish(), pop_frames(n)."""
 
-    def __init__(self, features: FbankConfig, sample_rate: int, channels: int = 1,
+    def __init__(self, features: FeatureConfig, sample_rate: int, channels: int = 1,
                  max_duration_s: float | None = None) -> None:
         self.features, self.sample_rate, self.channels = features, sample_rate, channels
         self._max_samples = None if max_duration_s is None else int(round(max_duration_s * sample_rate))
-        self._fbank = OnlineFbank(features)
+        self._fbank = online_features(features)
         self._resampler = None
         if sample_rate != features.sample_rate:
             self._resampler = soxr.ResampleStream(sample_rate, features.sample_rate, 1, dtype="float32",

@@ -44,7 +44,7 @@ from transduce.asr.audio import (
     to_mono,
 )
 from transduce.asr.decoding import Decoder, DecodingResult, Hypothesis, Word, to_result
-from transduce.asr.features import compute_fbank
+from transduce.asr.features.kinds import compute_features
 from transduce.asr.models.asr_model import ASRModel
 from transduce.streaming.decoders import uses_ctc_head
 
@@ -133,7 +133,7 @@ def decode_batch(model: ASRModel, decoder: Decoder, audio: Sequence[np.ndarray],
     """The n-best hypotheses (best first) of each recording (N,) of one batch (an empty hypothesis for
     audio shorter than one feature frame, as a stream of it gives)."""
     p = next(model.parameters())
-    feats = [compute_fbank(a, model.cfg.features) for a in audio]  # (T, F) each
+    feats = [compute_features(a, model.cfg.features) for a in audio]  # (T, F) each
     lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long, device=p.device)
     if not int(lens.max()):  # all shorter than one feature frame: nothing for the model to see
         return [[Hypothesis()] for _ in audio]

@@ -222,7 +222,8 @@ class _StreamingEncoder(nn.Module):
             )
         final_t = torch.as_tensor(final, dtype=torch.bool, device=chunk.device).reshape(-1).expand(b)
         chunk_lens = chunk_lens.to(state.frames_in.device)
-        x, counts, sub_cache = self.pre_encode.stream(chunk, chunk_lens, state.sub_cache, state.frames_in)
+        x, counts, sub_cache = self.pre_encode.stream(chunk, chunk_lens, state.sub_cache, state.frames_in,
+                                                      final_t)
         n_prev = state.frontier[:, 0]
         x = self._embed(x, n_prev[:, None] + _arange(x.shape[1], x))
         frontier, caches = [n_prev + counts], {"k": [], "v": [], "x1": [], "conv": []}

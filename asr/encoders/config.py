@@ -30,6 +30,7 @@ class ConformerConfig:
     subsampling_factor: int = 8
     subsampling_conv_channels: int = 256
     causal_downsampling: bool = False
+    causal_right_pad: bool = False  # NeMo's causal subsampling: 1 frame of right padding per stage
     att_context_size: tuple[Context, ...] = ((-1, -1),)
     att_context_style: Literal["regular", "chunked_limited"] = "regular"
     xscaling: bool = True

@@ -47,6 +47,7 @@ class ConformerEncoder(_StreamingEncoder):
             cfg.subsampling_factor,
             cfg.subsampling_conv_channels,
             cfg.causal_downsampling,
+            cfg.causal_right_pad,
         )
         super().__init__(_StreamingConfig.from_config(cfg, pos_emb="relative"), pre_encode, layers)
         self.cfg = cfg

@@ -5,6 +5,7 @@ online path (`OnlineFbank`) is for streams; both give the same frames (kaldi fba
 """
 
 from transduce.asr.features.fbank import FbankConfig, compute_fbank, fbank_batch, num_frames
+from transduce.asr.features.nemo_mel import NemoMelConfig, OnlineNemoMel, compute_nemo_mel
 from transduce.asr.features.normalize import FeatureNormalizer, FeatureStats
 from transduce.asr.features.online import OnlineFbank
 from transduce.asr.features.specaugment import SpecAugment, SpecAugmentConfig
@@ -15,6 +16,9 @@ __all__ = [
     "fbank_batch",
     "num_frames",
     "OnlineFbank",
+    "NemoMelConfig",
+    "compute_nemo_mel",
+    "OnlineNemoMel",
     "FeatureStats",
     "FeatureNormalizer",
     "SpecAugmentConfig",

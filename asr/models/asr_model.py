@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from transduce.asr.config import ConfigError, from_dict, to_dict
 from transduce.asr.encoders import ConformerConfig, ConformerEncoder, TransformerConfig, TransformerEncoder
 from transduce.asr.features import FbankConfig, FeatureNormalizer
+from transduce.asr.features.nemo_mel import NemoMelConfig
 from transduce.asr.heads import CTCHead, CTCHeadConfig, Joiner, JoinerConfig, Predictor, PredictorConfig
 from transduce.asr.losses import (
     CTCLoss,
@@ -59,7 +60,7 @@ class ASRModelConfig:
     vocab_size: int
     encoder_type: Literal["conformer", "transformer"] = "conformer"
     encoder: ConformerConfig | TransformerConfig = field(default_factory=ConformerConfig)
-    features: FbankConfig = field(default_factory=FbankConfig)
+    features: FbankConfig | NemoMelConfig = field(default_factory=FbankConfig)
     ctc: bool = True
     transducer: Literal["rnnt", "tdt", "none"] = "tdt"
     predictor: PredictorConfig | None = None

@@ -28,6 +28,7 @@ from transduce.asr.tokenizers.base import (
 )
 from transduce.asr.tokenizers.bpe import BpeTokenizer
 from transduce.asr.tokenizers.char import CharTokenizer
+from transduce.asr.tokenizers.nemo_bpe import NemoBpeTokenizer
 
 __all__ = [
     "BLANK_ID",
@@ -37,13 +38,15 @@ __all__ = [
     "TokenizerError",
     "CharTokenizer",
     "BpeTokenizer",
+    "NemoBpeTokenizer",
     "TOKENIZER_TYPES",
     "load_tokenizer",
 ]
 
-TOKENIZER_TYPES: dict[str, type[CharTokenizer] | type[BpeTokenizer]] = {
+TOKENIZER_TYPES: dict[str, type[Tokenizer]] = {
     CharTokenizer.type_name: CharTokenizer,
     BpeTokenizer.type_name: BpeTokenizer,
+    NemoBpeTokenizer.type_name: NemoBpeTokenizer,
 }
 
 
