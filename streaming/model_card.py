@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from transduce.asr.checkpoint import WEIGHTS_FILE, load_model
+from transduce.asr.features.nemo_mel import NemoMelConfig
 from transduce.streaming.lookahead import lookaheads_ms
 
 __all__ = ["CARD_FILE", "TODO", "write_model_card", "render_model_card"]
@@ -58,6 +59,15 @@ def _heads(cfg: Any) -> str:
     return " + ".join(heads) + weight
 
 
+def _features(f: Any) -> str:
+    """"80 log-mel bins, 10 ms shift, 16000 Hz; ..." for our fbank or an imported NeMo preprocessor."""
+    common = f"{f.num_mel_bins} log-mel bins, {f.frame_shift_ms:g} ms shift, {f.sample_rate} Hz"
+    if isinstance(f, NemoMelConfig):
+        return (f"{common}; NeMo's mel spectrogram (window {f.window} {f.window_size * 1000:g} ms, n_fft "
+                f"{f.fft_length}, normalize {f.normalize})")
+    return f"{common}; kaldi fbank, normalisation statistics stored in the weights"
+
+
 def _model_section(model_dir: Path) -> list[str]:
     model = load_model(model_dir)
     cfg, enc = model.cfg, model.cfg.encoder
@@ -77,8 +87,7 @@ def _model_section(model_dir: Path) -> list[str]:
         f"- Attention contexts [left, right] in encoder frames ({enc.att_context_style}): {contexts}",
         f"- Heads: {_heads(cfg)}",
         f"- Parameters: {params:,} ({params / 1e6:.2f}M); weights {size_mib:.1f} MiB ({dtypes})",
-        f"- Features: {cfg.features.num_mel_bins} log-mel bins, {cfg.features.frame_shift_ms:g} ms shift, "
-        f"{cfg.features.sample_rate} Hz; normalisation statistics are stored in the weights",
+        f"- Features: {_features(cfg.features)}",
         f"- Tokenizer: {tok_line}", "",
     ]
 
