@@ -4,8 +4,9 @@ Audio arrives as float32 samples (N,) or (N, C) in [-1, 1], or as little-endian 
 (interleaved channels), at the session's sample rate. It is mixed down to mono, resampled to the
 model's rate with soxr's streaming resampler (chunk by chunk it gives the very samples that
 resampling the whole signal gives, so the chunking of the input never changes a result), and turned
-into log-mel frames by the model's online feature extractor (equal to the offline features). A chunk that is rejected
-(odd byte count, NaN, too long a stream) changes nothing, so the stream can go on.
+into log-mel frames by the model's online feature extractor (equal to the offline features). A
+chunk that is rejected (odd byte count, NaN, too long a stream) changes nothing, so the stream can
+go on.
 N: samples, C: channels, n: frames, F: mel bins.
 """
 
