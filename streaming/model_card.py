@@ -59,6 +59,13 @@ def _heads(cfg: Any) -> str:
     return " + ".join(heads) + weight
 
 
+def _imported_from_nemo(model_dir: Path) -> bool:
+    """Whether the model directory holds an imported NeMo model (its features are NeMo's mel)."""
+    config = _read_json(model_dir / "config.json") or {}
+    features = (config.get("config") or config).get("features") or {}
+    return "window_size" in features
+
+
 def _features(f: Any) -> str:
     """"80 log-mel bins, 10 ms shift, 16000 Hz; ..." for our fbank or an imported NeMo preprocessor."""
     common = f"{f.num_mel_bins} log-mel bins, {f.frame_shift_ms:g} ms shift, {f.sample_rate} Hz"
@@ -182,15 +189,22 @@ def render_model_card(model_dir: str | Path, evaluation: dict[str, Any] | None =
         synth_path = Path(train_manifest).parent / "synth.json" if train_manifest else None
     synth = _read_json(synth_path)
     title = name or model_dir.name
+    imported = _imported_from_nemo(model_dir)
+    origin = ("imported from an NVIDIA NeMo checkpoint (`transduce import-nemo`); its training data and "
+              "recipe are NeMo's" if imported else "trained by transduce on synthetic speech")
     lines = [f"# Model card: {title}", "",
-             "A cache-aware streaming speech recognition model trained by transduce on synthetic speech. "
-             "Load it with `asr.load_model(...)`; try it with `transduce demo`.", ""]
-    lines += _model_section(model_dir) + _data_section(synth, synth_path if synth else None)
-    lines += _training_section(run, train_command) + _evaluation_section(evaluation)
-    lines += ["## Limitations", "",
+             f"A speech recognition model {origin}. Load it with `transduce.load_model(...)`; try it with "
+             "`transduce demo --model DIR`.", ""]
+    lines += _model_section(model_dir)
+    if not imported:
+        lines += _data_section(synth, synth_path if synth else None) + _training_section(run, train_command)
+    lines += _evaluation_section(evaluation)
+    limits = ("See the original model's card for its data, languages and known limits; the figures above "
+              "are those of the imported model as transduce runs it." if imported else
               "Trained and tested only on espeak-ng speech: expect much higher error rates on real "
               "recordings, other accents and noisy audio. English only, lower-case words without "
-              "punctuation.", ""]
+              "punctuation.")
+    lines += ["## Limitations", "", limits, ""]
     return "\n".join(lines)
 
 

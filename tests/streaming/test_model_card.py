@@ -8,6 +8,7 @@ hand-written metrics.jsonl; a hand-written synth.json; the evaluation JSON the c
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -114,3 +115,14 @@ def test_evaluate_cli_writes_the_card(setup, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
     text = out.read_text()
     assert "    transduce train demo.yaml" in text and "| 0 ms | [8, 0] | 80 ms |" in text
+
+
+def test_the_card_of_an_imported_nemo_model_says_where_it_comes_from(tmp_path):
+    from transduce.asr.nemo import import_nemo
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures/nemo/models/hybrid_cache_aware.nemo"
+    text = render_model_card(import_nemo(fixture, tmp_path / "imported"))
+    assert "imported from an NVIDIA NeMo checkpoint" in text and "espeak-ng" not in text
+    assert "[14, 6] (480 ms look-ahead), [14, 1] (80 ms look-ahead)" in text
+    assert "NeMo's mel spectrogram (window hann 25 ms, n_fft 512, normalize NA)" in text
+    assert "nemo_bpe, 49 ids" in text and "## Training" not in text
