@@ -16,6 +16,7 @@ from transduce.asr.models.registry import (
     register_model,
     registered_models,
 )
+from transduce.asr.text import models as _text_models  # noqa: F401 (registers "text_seq2seq", "text_lm")
 
 __all__ = [
     "ASRModel",

@@ -27,7 +27,8 @@ def _tokenizer(archive):  # -> NemoBpeTokenizer
     tok = archive.config.get("tokenizer") or {}
     if tok.get("type", "bpe") != "bpe":
         raise NemoImportError(f"tokenizer.type = {tok.get('type')!r} is not supported (bpe is)")
-    ref = tok.get("model_path") or tok.get("model") or next((n for n in archive.files if n.endswith("tokenizer.model")), None)
+    packed = next((n for n in archive.files if n.endswith("tokenizer.model")), None)
+    ref = tok.get("model_path") or tok.get("model") or packed
     if ref is None:
         raise NemoImportError("tokenizer.model is not set and the archive holds no *tokenizer.model")
     try:

@@ -29,6 +29,7 @@ from transduce.asr.tokenizers.base import (
 from transduce.asr.tokenizers.bpe import BpeTokenizer
 from transduce.asr.tokenizers.char import CharTokenizer
 from transduce.asr.tokenizers.nemo_bpe import NemoBpeTokenizer
+from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
 __all__ = [
     "BLANK_ID",
@@ -39,6 +40,7 @@ __all__ = [
     "CharTokenizer",
     "BpeTokenizer",
     "NemoBpeTokenizer",
+    "TextTokenizer",
     "TOKENIZER_TYPES",
     "load_tokenizer",
 ]
@@ -47,6 +49,7 @@ TOKENIZER_TYPES: dict[str, type[Tokenizer]] = {
     CharTokenizer.type_name: CharTokenizer,
     BpeTokenizer.type_name: BpeTokenizer,
     NemoBpeTokenizer.type_name: NemoBpeTokenizer,
+    TextTokenizer.type_name: TextTokenizer,
 }
 
 
