@@ -22,6 +22,7 @@ from transduce.streaming import (
     SessionFailedError,
     StreamResult,
     StreamTooLongError,
+    cannot_stream,
     lookahead_index,
     lookaheads_ms,
 )
@@ -48,10 +49,12 @@ class StreamSettings:
 def model_info(name: str, model: ASRModel) -> asr_pb2.ModelInfo:
     """The ModelInfo of `model` served under `name`."""
     methods = ["greedy", "beam"]
+    streams = cannot_stream(model) is None
     return asr_pb2.ModelInfo(name=name, sample_rate_hertz=model.cfg.features.sample_rate,
-                             lookahead_ms=lookaheads_ms(model), decoding_methods=methods,
+                             lookahead_ms=lookaheads_ms(model) if streams else [], decoding_methods=methods,
                              description=f"{type(model).__name__}, {model.cfg.transducer} head"
-                                         f"{' + CTC' if model.cfg.ctc else ''}")
+                                         f"{' + CTC' if model.cfg.ctc else ''}"
+                                         f"{'' if streams else ' (cannot stream: Recognize only)'}")
 
 
 def _endpoint(ep: asr_pb2.EndpointingConfig) -> EndpointConfig:

@@ -9,7 +9,8 @@ import grpc
 import numpy as np
 from transduce.asr.models.asr_model import ASRModel
 from transduce.service.errors import RequestError, echo
-from transduce.streaming import Scheduler, SchedulerConfig, SessionConfig
+from transduce.streaming import Scheduler, SchedulerConfig, SessionConfig, StreamResult, cannot_stream
+from transduce.streaming.transcripts import whole_recording_result
 
 __all__ = ["Engine"]
 
@@ -23,6 +24,9 @@ class Engine:
         self.models = dict(models)
         self.default = next(iter(self.models))
         self.schedulers = {name: Scheduler(model, cfg) for name, model in self.models.items()}
+        # models that cannot stream (full context, utterance-level normalisation) serve Recognize whole
+        self.offline_only = {name: reason for name, model in self.models.items()
+                             if (reason := cannot_stream(model)) is not None}
 
     async def start(self) -> None:
         """Start every scheduler on the running event loop."""
@@ -37,6 +41,9 @@ class Engine:
         for name, scheduler in self.schedulers.items():
             rate = self.models[name].cfg.features.sample_rate
             noise = (rng.standard_normal(int(seconds * rate)) * 0.01).astype(np.float32)
+            if name in self.offline_only:
+                await self.recognize_whole(name, SessionConfig(sample_rate=rate), noise)
+                continue
             lookaheads = range(len(self.models[name].encoder.contexts))
             configs = [SessionConfig(sample_rate=rate, lookahead=i, decoding=method)
                        for i in lookaheads for method in ("greedy", "beam")]
@@ -46,6 +53,13 @@ class Engine:
         """Close every stream and stop the schedulers."""
         for scheduler in self.schedulers.values():
             await scheduler.stop()
+
+    async def recognize_whole(self, name: str, cfg: SessionConfig, samples: np.ndarray) -> StreamResult:
+        """Transcribe one recording whole with model `name` (in a worker thread): Recognize for models
+        that cannot stream."""
+        model = self.models[name]
+        return await asyncio.get_running_loop().run_in_executor(None, whole_recording_result, model, cfg,
+                                                                samples)
 
     def resolve(self, name: str) -> str:
         """`name` (empty: the default), or RequestError NOT_FOUND naming the models served."""

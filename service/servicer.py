@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
+import numpy as np
 from transduce.service import convert
 from transduce.service._drain import drain
 from transduce.service.audio_in import check_not_container, recognize_audio, split_wav_header
@@ -100,6 +101,15 @@ class RecognizerServicer:
                                               lookahead_ms=self.default_lookahead_ms,
                                               sample_rate=audio.rate, channels=1,
                                               max_duration_s=self.limits.recognize_s)
+            if name in self.engine.offline_only:
+                samples = np.concatenate(list(audio.blocks()) or [np.zeros(0, np.float32)])
+                fed = len(samples) / audio.rate
+                if fed == 0:
+                    raise RequestError("the request holds no audio")
+                result = await self.engine.recognize_whole(name, settings.session, samples)
+                results = [convert.to_proto_result(result, settings)]
+                record.results = 1
+                return asr_pb2.RecognizeResponse(results=results, audio_duration_ms=int(round(fed * 1000)))
             handle = self.engine.schedulers[name].open(settings.session)
             for block in audio.blocks():
                 await handle.feed(block)

@@ -29,11 +29,12 @@ from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.recognizer import Recognizer, RecognizerConfig
 from transduce.streaming.results import StreamResult
 from transduce.streaming.scheduler import Scheduler, SchedulerConfig, StreamHandle
-from transduce.streaming.session import FeatureChunk, Session
+from transduce.streaming.session import FeatureChunk, Session, cannot_stream
 from transduce.streaming.stream import Stream
 from transduce.streaming.transcripts import Transcript
 
 __all__ = [
+    "cannot_stream",
     "lookahead_index",
     "lookaheads_ms",
     "END_OF_STREAM",

@@ -42,7 +42,7 @@ from transduce.streaming.frontend import AudioFrontend
 from transduce.streaming.results import StreamResult, make_result
 from transduce.streaming.stability import StabilityTracker
 
-__all__ = ["FeatureChunk", "Session"]
+__all__ = ["FeatureChunk", "Session", "cannot_stream"]
 
 
 class FeatureChunk(NamedTuple):
@@ -56,6 +56,21 @@ class FeatureChunk(NamedTuple):
     decoder_state: DecoderState
 
 
+def cannot_stream(model: ASRModel) -> str | None:
+    """Why `model` cannot be streamed (full-context attention, non-causal subsampling or convolution,
+    features normalised over the whole utterance), or None when it can. Such a model still
+    transcribes whole recordings (`transcripts.decode_batch`)."""
+    normalize = getattr(model.cfg.features, "normalize", None)
+    if normalize not in (None, "NA", "none"):
+        return f"its features are normalised over the whole utterance (normalize={normalize!r})"
+    try:
+        with torch.inference_mode():
+            model.encoder.init_state(1, 0)
+    except StreamingError as e:
+        return f"its encoder cannot stream ({e})"
+    return None
+
+
 def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
     if not isinstance(model, ASRModel):
         raise SessionConfigError(f"a Session needs an asr ASRModel, got {type(model).__name__}")
@@ -63,6 +78,9 @@ def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
         raise SessionConfigError("the model is in training mode (dropout randomises results): call .eval()")
     if model.tokenizer is None:
         raise SessionConfigError("the model has no tokenizer: load it with asr.load_model or set .tokenizer")
+    reason = cannot_stream(model)
+    if reason is not None:
+        raise SessionConfigError(f"this model cannot stream: {reason}; transcribe whole recordings instead")
     n = len(model.encoder.contexts)
     if cfg.lookahead >= n:
         raise SessionConfigError(f"lookahead {cfg.lookahead} out of range: the encoder has {n} "

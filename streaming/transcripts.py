@@ -46,10 +46,14 @@ from transduce.asr.audio import (
 from transduce.asr.decoding import Decoder, DecodingResult, Hypothesis, Word, to_result
 from transduce.asr.features.kinds import compute_features
 from transduce.asr.models.asr_model import ASRModel
-from transduce.streaming.decoders import uses_ctc_head
+from transduce.streaming.config import SessionConfig
+from transduce.streaming.decoders import decoder_for, uses_ctc_head
+from transduce.streaming.endpoint import END_OF_STREAM
+from transduce.streaming.errors import SessionConfigError
+from transduce.streaming.results import StreamResult, make_result
 
 __all__ = ["AudioInput", "Transcript", "decode_batch", "iter_transcripts", "plan_batches",
-           "transcribe_inputs"]
+           "transcribe_inputs", "whole_recording_result"]
 
 AudioInput = str | os.PathLike | np.ndarray | Tensor | tuple[Any, int]
 
@@ -270,3 +274,16 @@ def transcribe_inputs(model: ASRModel, decoder: Decoder, inputs: Sequence[AudioI
                                           workers):
         out[i] = transcript
     return [t for t in out if t is not None]
+
+
+def whole_recording_result(model: ASRModel, cfg: SessionConfig, samples: np.ndarray) -> StreamResult:
+    """One recording (N,) at cfg.sample_rate transcribed whole, as the final StreamResult a stream of it
+    would end with (one utterance: no endpointing): for models that cannot stream (`cannot_stream`)."""
+    if cfg.hotwords:
+        raise SessionConfigError("hotwords need a streaming model (this one transcribes whole recordings)")
+    rate = model.cfg.features.sample_rate
+    audio = _samples(samples, cfg.sample_rate, rate)
+    nbest = decode_batch(model, decoder_for(model, cfg), [audio], cfg.lookahead)[0]
+    frames = int(round(len(audio) / rate / model.frame_shift_s))
+    return make_result(nbest, model.tokenizer, model.frame_shift_s, 0, frames, is_final=True, stability=1.0,
+                       utterance_index=0, endpoint=END_OF_STREAM)
