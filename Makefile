@@ -24,11 +24,17 @@ $(VENV)/.dev: pyproject.toml proto/transduce/asr/v1/asr.proto $(VENV)/.torch
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 
-# espeak-ng makes the synthetic training speech; tests that need it skip when it cannot be installed.
+# espeak-ng makes the synthetic training speech; the public-domain SWORD texts (World English Bible,
+# Matthew Henry, Spurgeon) are the prose of the formatting model's training pairs (asr/data/format_pairs.py).
+# Tests that need them skip when they cannot be installed.
+PROSE_DEBS := sword-text-web sword-comm-mhcc sword-comm-tdavid
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) 2>/dev/null \
 	  || echo "note: espeak-ng could not be installed; synthetic-speech steps will be skipped"; }
+	@dpkg -s $(PROSE_DEBS) >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq $(PROSE_DEBS) >/dev/null) 2>/dev/null \
+	  || echo "note: $(PROSE_DEBS) could not be installed; prose training pairs will be skipped"; }
 
 setup: $(VENV)/.runtime system-deps
 setup-dev: $(VENV)/.dev system-deps
