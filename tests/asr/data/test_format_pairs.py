@@ -95,7 +95,7 @@ def test_generated_build_is_seeded_disjoint_and_in_the_recogniser_alphabet(tmp_p
     assert not train & test and not train & dev and not dev & test
     for split in fp.SPLITS:
         for spoken, written in fp.read_pairs(tmp_path / "a", split):
-            assert SPOKEN.fullmatch(spoken) and spoken in vb.spoken_variants(written)
+            assert SPOKEN.fullmatch(spoken) and spoken in vb.spoken_variants(written, GENERATED.style)
     summary = json.loads((tmp_path / "a" / "format_pairs.json").read_text())
     assert summary["counts"] == counts and summary["prose_modules"] == {}
 
