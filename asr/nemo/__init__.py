@@ -45,9 +45,14 @@ def load_nemo(path: str | Path):  # -> ASRModel (imported lazily: asr.models pul
     archive = read_nemo(path)
     model_kind(archive.config)
     tokenizer = _tokenizer(archive)
-    cfg = model_config(archive.config, tokenizer.vocab_size)
-    with torch.random.fork_rng(devices=[]):
-        model = ASRModel(cfg)
+    try:
+        cfg = model_config(archive.config, tokenizer.vocab_size)
+        with torch.random.fork_rng(devices=[]):
+            model = ASRModel(cfg)
+    except NemoImportError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:  # a value of the wrong type or sizes that do not agree
+        raise NemoImportError(f"{archive.path}: the config cannot be mapped ({type(e).__name__}: {e})") from None
     model.load_state_dict(map_weights(archive.weights, cfg, model.state_dict()), strict=True)
     model.tokenizer = tokenizer
     return model.eval()

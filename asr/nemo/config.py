@@ -34,7 +34,6 @@ _ENCODER_TRAINING_ONLY = {"dropout", "dropout_pre_encoder", "dropout_emb", "drop
                           "stochastic_depth_start_layer",
                           "pos_emb_max_len", "subsampling_conv_chunking_factor", "use_pytorch_sdpa",
                           "use_pytorch_sdpa_backends", "sync_max_audio_length", "_target_"}
-_ENCODER_REQUIRED = {"feat_in": None, "n_layers": None, "d_model": None}
 _ENCODER_FIXED = {"feat_out": -1, "self_attention_model": "rel_pos", "reduction": None,
                   "reduction_position": None,
                   "reduction_factor": 1, "att_chunk_context_size": None, "conv_context_style": "regular",
@@ -49,6 +48,13 @@ def _class_name(section: Mapping[str, Any] | None) -> str:
 
 def _refuse(where: str, key: str, value: Any, why: str = "is not supported") -> NemoImportError:
     return NemoImportError(f"{where}.{key} = {value!r} {why}")
+
+
+def _need(section: Mapping[str, Any], key: str, where: str) -> Any:
+    """section[key], or a NemoImportError naming the missing key."""
+    if section.get(key) is None:
+        raise NemoImportError(f"{where}.{key} is missing from the config")
+    return section[key]
 
 
 def _check_keys(section: Mapping[str, Any], where: str, known: set[str]) -> None:
@@ -134,10 +140,11 @@ def _encoder(enc: Mapping[str, Any]) -> ConformerConfig:
     norm = enc.get("conv_norm_type", "batch_norm")
     if norm not in ("batch_norm", "layer_norm"):
         raise _refuse("encoder", "conv_norm_type", norm, "is not supported (batch_norm, layer_norm are)")
-    d_model = int(enc["d_model"])
+    d_model = int(_need(enc, "d_model", "encoder"))
     channels = int(enc.get("subsampling_conv_channels", -1))
     return ConformerConfig(
-        feat_in=int(enc["feat_in"]), n_layers=int(enc["n_layers"]), d_model=d_model,
+        feat_in=int(_need(enc, "feat_in", "encoder")), n_layers=int(_need(enc, "n_layers", "encoder")),
+        d_model=d_model,
         n_heads=int(enc.get("n_heads", 4)), ff_expansion_factor=int(enc.get("ff_expansion_factor", 4)),
         conv_kernel_size=int(enc.get("conv_kernel_size", 31)), conv_norm_type=norm,
         conv_context_size=_conv_context(enc), subsampling=subsampling,
@@ -179,7 +186,7 @@ def _transducer(cfg: Mapping[str, Any], vocab: int,
     net = dec.get("prednet") or {}
     if net.get("rnn_hidden_size", -1) not in (-1, None, net.get("pred_hidden")):
         raise _refuse("decoder.prednet", "rnn_hidden_size", net.get("rnn_hidden_size"))
-    hidden = int(net["pred_hidden"])
+    hidden = int(_need(net, "pred_hidden", "decoder.prednet"))
     predictor = PredictorConfig(vocab, embed_dim=hidden, kind="lstm", hidden=hidden,
                                 num_layers=int(net.get("pred_rnn_layers", 1)), dropout=0.0)
     jnet = joint.get("jointnet") or {}
@@ -194,7 +201,8 @@ def _transducer(cfg: Mapping[str, Any], vocab: int,
     if jnet.get("encoder_hidden", d_model) != d_model:
         raise _refuse("joint.jointnet", "encoder_hidden", jnet.get("encoder_hidden"),
                       f"!= encoder d_model {d_model}")
-    joiner = JoinerConfig(d_model, hidden, vocab, int(jnet["joint_hidden"]), activation, durations)
+    joint_hidden = int(_need(jnet, "joint_hidden", "joint.jointnet"))
+    joiner = JoinerConfig(d_model, hidden, vocab, joint_hidden, activation, durations)
     return predictor, joiner, durations
 
 

@@ -127,6 +127,14 @@ def test_unsupported_settings_are_refused_by_name(good, tmp_path, change, messag
     assert "\n" not in str(e.value)
 
 
+def test_a_missing_required_key_is_named(good, tmp_path):
+    tmp, tok, weights = good
+    cfg = copy.deepcopy(CTC_CONFIG)
+    del cfg["encoder"]["d_model"]
+    with pytest.raises(NemoImportError, match=r"encoder\.d_model is missing from the config"):
+        load_nemo(_archive(tmp_path / "m.nemo", cfg, weights, tok))
+
+
 def test_broken_archives_are_refused(good, tmp_path):
     tmp, tok, weights = good
     junk = tmp_path / "junk.nemo"
