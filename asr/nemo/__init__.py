@@ -52,7 +52,8 @@ def load_nemo(path: str | Path):  # -> ASRModel (imported lazily: asr.models pul
     except NemoImportError:
         raise
     except (ValueError, TypeError, KeyError) as e:  # a value of the wrong type or sizes that do not agree
-        raise NemoImportError(f"{archive.path}: the config cannot be mapped ({type(e).__name__}: {e})") from None
+        raise NemoImportError(f"{archive.path}: the config cannot be mapped "
+                              f"({type(e).__name__}: {e})") from None
     model.load_state_dict(map_weights(archive.weights, cfg, model.state_dict()), strict=True)
     model.tokenizer = tokenizer
     return model.eval()
