@@ -66,13 +66,19 @@ class NemoMelConfig:
     frame_splicing: int = 1
 
     def __post_init__(self) -> None:
-        def bad(key: str, why: str) -> ValueError:
-            return ValueError(f"NemoMelConfig.{key} = {getattr(self, key)!r} {why}")
+        self._check_framing()
+        self._check_processing()
 
-        def number(key: str) -> bool:
-            v = getattr(self, key)
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    def _bad(self, key: str, why: str) -> ValueError:
+        return ValueError(f"NemoMelConfig.{key} = {getattr(self, key)!r} {why}")
 
+    def _number(self, key: str) -> bool:
+        v = getattr(self, key)
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def _check_framing(self) -> None:
+        """Rate, window, stride, FFT size and mel bins."""
+        bad, number = self._bad, self._number
         if not (isinstance(self.sample_rate, int) and not isinstance(self.sample_rate, bool)
                 and self.sample_rate > 0):
             raise bad("sample_rate", "must be a positive int")
@@ -92,6 +98,10 @@ class NemoMelConfig:
                 raise bad("n_fft", f"is shorter than the window ({self.frame_length} samples)")
         if not (isinstance(self.features, int) and not isinstance(self.features, bool) and self.features > 0):
             raise bad("features", "must be a positive int")
+
+    def _check_processing(self) -> None:
+        """Frequency range, log, normalisation, padding, preemphasis and the rest."""
+        bad, number = self._bad, self._number
         if not (number("lowfreq") and self.lowfreq >= 0):
             raise bad("lowfreq", "must be a number >= 0")
         if self.highfreq is not None and not number("highfreq"):
