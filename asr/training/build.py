@@ -19,6 +19,7 @@ from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
 from transduce.asr.features import FeatureStats
 from transduce.asr.models.asr_model import ASRModel
 from transduce.asr.tokenizers import BpeTokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
+from transduce.asr.tokenizers.text_bpe import TextTokenizer
 from transduce.asr.training.config import (
     DataSettings,
     OptimSettings,
@@ -52,6 +53,8 @@ def train_tokenizer(settings: TokenizerSettings, texts: Sequence[str], directory
             tok = load_tokenizer(settings.path)
         elif settings.kind == "char":
             tok = CharTokenizer.train(texts)
+        elif settings.kind == "text_bpe":
+            tok = TextTokenizer.train(list(texts), settings.vocab_size)
         else:
             tok = BpeTokenizer.train(list(texts), settings.vocab_size)
     except TokenizerError as e:

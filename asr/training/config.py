@@ -19,6 +19,7 @@ from transduce.asr.config import ConfigError, from_dict, to_dict
 from transduce.asr.data.augment import AugmentConfig
 from transduce.asr.features import SpecAugmentConfig
 from transduce.asr.models.asr_model import ASRModelConfig
+from transduce.asr.text.models import TextSeq2SeqConfig
 
 __all__ = [
     "TokenizerSettings",
@@ -30,10 +31,17 @@ __all__ = [
     "load_train_config",
     "apply_overrides",
     "model_config",
+    "text_model_config",
     "config_dict",
+    "TASKS",
 ]
 
+# What a run trains: "asr" (speech manifests -> ASRModel), "text_seq2seq" (JSONL {"src", "tgt"} pairs
+# -> asr.text.TextSeq2Seq); see asr.training.tasks.
+TASKS = ("asr", "text_seq2seq")
+
 _PLACEHOLDER_VOCAB = 3  # only to check the model section before the tokenizer exists
+_TEXT_PLACEHOLDER_VOCAB = 5  # the same for text models (4 special ids and one piece)
 
 
 def _need(ok: bool, message: str) -> None:
@@ -45,13 +53,16 @@ def _need(ok: bool, message: str) -> None:
 class TokenizerSettings:
     """Which tokenizer: an existing directory (`path`), or one trained on the training texts."""
 
-    kind: Literal["char", "bpe"] = "char"
-    vocab_size: int = 0  # bpe only: ids including blank and unk
+    kind: Literal["char", "bpe", "text_bpe"] = "char"  # text_bpe: the text task's (pad, unk, bos, eos)
+    vocab_size: int = 0  # bpe / text_bpe only: ids including the special ones
     path: str | None = None  # a tokenizer directory (asr.tokenizers); kind/vocab_size are then ignored
 
     def __post_init__(self) -> None:
         if self.path is None and self.kind == "bpe":
             _need(self.vocab_size >= 3, f"tokenizer.vocab_size: bpe needs >= 3 ids, got {self.vocab_size}")
+        if self.path is None and self.kind == "text_bpe":
+            _need(self.vocab_size >= 5,
+                  f"tokenizer.vocab_size: text_bpe needs >= 5 ids, got {self.vocab_size}")
         if self.path is None and self.kind == "char":
             _need(self.vocab_size == 0, "tokenizer.vocab_size: a char vocabulary is the alphabet of the "
                                         f"training text; leave it 0, got {self.vocab_size}")
@@ -63,7 +74,8 @@ class DataSettings:
 
     train_manifest: str
     dev_manifest: str | None = None
-    max_frames: int = 20000  # padded feature frames per batch and rank
+    max_frames: int = 20000  # padded feature frames per batch and rank (task asr)
+    max_tokens: int = 4096  # padded tokens per batch and rank (text tasks: rows * longest src or tgt)
     max_batch_size: int | None = None
     num_buckets: int = 10
     num_workers: int = 0
@@ -73,6 +85,7 @@ class DataSettings:
 
     def __post_init__(self) -> None:
         _need(self.max_frames > 0, f"data.max_frames must be > 0, got {self.max_frames}")
+        _need(self.max_tokens > 0, f"data.max_tokens must be > 0, got {self.max_tokens}")
         _need(self.max_batch_size is None or self.max_batch_size > 0,
               f"data.max_batch_size must be > 0, got {self.max_batch_size}")
         _need(self.num_buckets >= 1, f"data.num_buckets must be >= 1, got {self.num_buckets}")
@@ -142,10 +155,12 @@ class ValidationSettings:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything `transduce train` needs; `model` is an ASRModelConfig mapping (vocab sizes may be 0)."""
+    """Everything `transduce train` needs; `model` is the model config of `task` as a mapping (an
+    ASRModelConfig for "asr", a TextSeq2SeqConfig for "text_seq2seq"; vocab sizes may be 0)."""
 
     model: dict[str, Any]
     data: DataSettings
+    task: str = "asr"  # one of TASKS
     tokenizer: TokenizerSettings = field(default_factory=TokenizerSettings)
     optim: OptimSettings = field(default_factory=OptimSettings)
     max_steps: int = 10000
@@ -164,8 +179,12 @@ class TrainConfig:
     # On a CPU shared with other jobs, 1 avoids OpenMP threads waiting on each other. Resume with
     # the same value: the thread count changes float results in the last bits.
     num_threads: int = 0
+    label_smoothing: float = 0.1  # text tasks: label-smoothed cross entropy on the target tokens
 
     def __post_init__(self) -> None:
+        _need(self.task in TASKS, f"task: unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
+        _need(0.0 <= self.label_smoothing < 1.0,
+              f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         _need(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}")
         _need(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
         _need(self.ctc_only_steps >= 0, f"ctc_only_steps must be >= 0, got {self.ctc_only_steps}")
@@ -173,8 +192,13 @@ class TrainConfig:
         _need(self.num_threads >= 0, f"num_threads must be >= 0, got {self.num_threads}")
         _need(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
               f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        vocab = self.model.get("vocab_size") or _PLACEHOLDER_VOCAB
-        model = model_config(self, vocab if isinstance(vocab, int) else _PLACEHOLDER_VOCAB)
+        vocab = self.model.get("vocab_size") if isinstance(self.model, dict) else None
+        vocab = vocab if isinstance(vocab, int) and vocab else _PLACEHOLDER_VOCAB
+        if self.task != "asr":
+            _need(self.ctc_only_steps == 0, f"ctc_only_steps is for speech models, not task {self.task}")
+            text_model_config(self, vocab if vocab != _PLACEHOLDER_VOCAB else _TEXT_PLACEHOLDER_VOCAB)
+            return
+        model = model_config(self, vocab)
         _need(self.ctc_only_steps == 0 or (model.ctc and model.transducer != "none"),
               "ctc_only_steps needs a hybrid model (model.ctc true and a transducer head)")
         n_contexts = len(model.encoder.att_context_size)
@@ -183,8 +207,8 @@ class TrainConfig:
               f"{n_contexts} att_context_size entries")
 
 
-def model_config(cfg: TrainConfig, vocab_size: int) -> ASRModelConfig:
-    """The ASRModelConfig of `cfg.model` with vocabulary sizes that are 0 or missing set to `vocab_size`."""
+def _model_section(cfg: TrainConfig, vocab_size: int) -> dict[str, Any]:
+    """A copy of `cfg.model` with its vocab_size (0 or missing) set to `vocab_size`, checked against it."""
     data = copy.deepcopy(cfg.model)
     if not isinstance(data, dict):
         raise ConfigError(f"model: expected a mapping, got {type(data).__name__}")
@@ -193,13 +217,28 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> ASRModelConfig:
         raise ConfigError(f"model.vocab_size {given} does not match the tokenizer's {vocab_size} ids "
                           "(set it to 0 to take the tokenizer's)")
     data["vocab_size"] = vocab_size
+    return data
+
+
+def _build_config(cls: type, data: dict[str, Any]) -> Any:
+    try:
+        return from_dict(cls, data, "model")
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError; __post_init__ checks raise either
+        raise ConfigError(e if isinstance(e, ConfigError) else f"model: {e}") from None
+
+
+def model_config(cfg: TrainConfig, vocab_size: int) -> ASRModelConfig:
+    """The ASRModelConfig of `cfg.model` with vocabulary sizes that are 0 or missing set to `vocab_size`."""
+    data = _model_section(cfg, vocab_size)
     for head in ("predictor", "joiner"):
         if isinstance(data.get(head), dict) and data[head].get("vocab_size", 0) in (0, None):
             data[head]["vocab_size"] = vocab_size
-    try:
-        return from_dict(ASRModelConfig, data, "model")
-    except (TypeError, ValueError) as e:  # ConfigError is a ValueError; __post_init__ checks raise either
-        raise ConfigError(e if isinstance(e, ConfigError) else f"model: {e}") from None
+    return _build_config(ASRModelConfig, data)
+
+
+def text_model_config(cfg: TrainConfig, vocab_size: int) -> TextSeq2SeqConfig:
+    """The TextSeq2SeqConfig of `cfg.model` with a vocab_size that is 0 or missing set to `vocab_size`."""
+    return _build_config(TextSeq2SeqConfig, _model_section(cfg, vocab_size))
 
 
 def _yaml_load(text: str) -> Any:

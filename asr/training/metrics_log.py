@@ -83,7 +83,13 @@ def format_train_line(record: dict[str, Any], max_steps: int) -> str:
     heads = [f"{k} {record[k]:.4f}" for k in ("ctc", "transducer", "simple") if k in record]
     if heads:
         parts.append("(" + " ".join(heads) + ")")
-    parts += [f"grad {record['grad_norm']:.3f}", f"{record['frames_per_s']:.0f} frames/s"]
+    parts += [f"grad {record['grad_norm']:.3f}", _speed(record)]
     if record.get("skipped"):
         parts.append(f"skipped {record['skipped']} non-finite steps")
     return " ".join(parts)
+
+
+def _speed(record: dict[str, Any]) -> str:
+    """`12345 frames/s` (speech) or `6789 tokens/s` (text tasks)."""
+    unit = "tokens" if "tokens_per_s" in record else "frames"
+    return f"{record[f'{unit}_per_s']:.0f} {unit}/s"

@@ -25,19 +25,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from transduce.asr.checkpoint import TOKENIZER_DIR, load_model
 from transduce.asr.config import ConfigError
-from transduce.asr.data.dataset import Batch
 from transduce.asr.tokenizers import Tokenizer, load_tokenizer
 from transduce.asr.training import distributed as D
 from transduce.asr.training.averaging import last_checkpoints, write_average
-from transduce.asr.training.build import (
-    build_model,
-    build_optimizer,
-    feature_stats,
-    make_dataset,
-    make_sampler,
-    read_entries,
-    train_tokenizer,
-)
+from transduce.asr.training.build import build_optimizer, train_tokenizer
 from transduce.asr.training.checkpoints import (
     clean_staging,
     latest_checkpoint,
@@ -49,6 +40,7 @@ from transduce.asr.training.loader import TrainLoader
 from transduce.asr.training.metrics_log import IntervalMeter, MetricsLog, format_train_line
 from transduce.asr.training.rng import capture_rng, derive_seed, restore_rng, seed_everything
 from transduce.asr.training.schedule import learning_rate, set_learning_rate
+from transduce.asr.training.tasks import make_task
 from transduce.asr.training.validation import ValidationResult, Validator
 
 __all__ = ["TrainResult", "Trainer", "train"]
@@ -63,14 +55,14 @@ class TrainResult:
     step: int
     out_dir: Path
     checkpoint: Path | None
-    validation: ValidationResult | None
+    validation: ValidationResult | Any | None  # a text task's TextValidationResult
 
 
 def train(cfg: TrainConfig, echo: Callable[[str], None] = print,
           validator: Validator | None = None) -> TrainResult:
     """Train (or continue training) as `cfg` says; see the module docstring. `validator` decodes the
-    dev set (transduce train passes transduce.streaming.evaluation.validate); without one the run
-    does not validate."""
+    dev set of a speech run (transduce train passes transduce.streaming.evaluation.validate); without
+    one a speech run does not validate. Text tasks decode their dev set themselves (greedy)."""
     trainer = Trainer(cfg, echo, validator)
     try:
         return trainer.fit()
@@ -105,7 +97,8 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, echo: Callable[[str], None] = print,
                  validator: Validator | None = None) -> None:
-        self.cfg, self.validator = cfg, validator
+        self.cfg, self.task = cfg, make_task(cfg)
+        self.validator = self.task.validator(validator)
         self.device = _pick_device(cfg.device)
         self.dist = D.init_distributed(self.device)
         if cfg.num_threads > 0:
@@ -116,7 +109,7 @@ class Trainer:
         self.out_dir = Path(cfg.checkpoint.out_dir)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", self.dist.is_main, echo)
         self.bf16 = cfg.precision == "bf16" and self.device.type == "cuda"
-        self.last_validation: ValidationResult | None = None
+        self.last_validation: ValidationResult | Any | None = None
         self.last_checkpoint: Path | None = None
 
     def close(self) -> None:
@@ -162,12 +155,13 @@ class Trainer:
         """
         cfg, info = self.cfg, self.dist
         resume = self._prepare_dir()
-        entries = read_entries(cfg.data.train_manifest, self.log.print)
-        tokenizer = self._tokenizer([e.text for e in entries], resume)
+        task = self.task
+        entries = task.read_data(cfg.data.train_manifest, self.log.print)
+        tokenizer = self._tokenizer(task.texts(entries), resume)
         seed_everything(derive_seed(cfg.seed, 0))  # the same initial weights on every rank
-        self.model = build_model(cfg, tokenizer).to(self.device)
-        self.train_set = make_dataset(entries, tokenizer, self.model, cfg.data, cfg.seed, train=True)
-        sampler = make_sampler(self.train_set, cfg.data, cfg.seed, info.rank, info.world_size)
+        self.model = task.build_model(tokenizer).to(self.device)
+        self.train_set = task.make_dataset(entries, tokenizer, self.model, train=True)
+        sampler = task.make_sampler(self.train_set, info.rank, info.world_size)
         self.loader = TrainLoader(self.train_set, sampler, cfg.data.num_workers, cfg.seed,
                                   pin_memory=self.device.type == "cuda")
         self.optimizer = build_optimizer(self.model, cfg.optim)
@@ -176,13 +170,10 @@ class Trainer:
             if self.validator is None:
                 self.log.print("no validator given: the dev set is not decoded (transduce train passes one)")
             else:
-                self.dev_entries = read_entries(cfg.data.dev_manifest, self.log.print)
+                self.dev_entries = task.read_data(cfg.data.dev_manifest, self.log.print)
         step, rng = (self._resume(resume) if resume is not None else (0, None))
         if resume is None and info.is_main:
-            data = cfg.data
-            stats = feature_stats(self.train_set, data.stats_max_utterances, cfg.seed, data.num_workers)
-            self.model.normalizer.mean.copy_(stats.mean)
-            self.model.normalizer.std.copy_(stats.std)
+            task.initialize(self.model, self.train_set)
         self.ddp = self.model
         if info.enabled:  # broadcasts rank 0's weights and buffers (feature statistics included)
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -214,17 +205,14 @@ class Trainer:
         return int(state["step"]), rngs[self.dist.rank] if self.dist.rank < len(rngs) else None
 
     # ------------------------------------------------------------------------------------- steps
-    def _step(self, batch: Batch, step: int) -> tuple[dict[str, float], bool]:
+    def _step(self, batch: Any, step: int) -> tuple[dict[str, float], bool]:
         """One update on `batch`; (scalars to log, whether it was skipped for a non-finite gradient)."""
         cfg = self.cfg
         batch = batch.to(self.device, non_blocking=True)
-        lr = learning_rate(cfg.optim, step, cfg.max_steps, self.model.cfg.encoder.d_model)
+        lr = learning_rate(cfg.optim, step, cfg.max_steps, self.task.width(self.model))
         set_learning_rate(self.optimizer, lr)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            losses = self.ddp(batch.features, batch.feature_lengths, batch.targets, batch.target_lengths)
-        total = losses.total
-        if step <= cfg.ctc_only_steps:  # 0 * transducer keeps every parameter in the graph (DDP)
-            total = losses.ctc + 0.0 * losses.transducer
+            total, parts = self.task.loss(self.ddp, batch, step)
         total.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
         finite = bool(torch.isfinite(norm))
@@ -232,20 +220,19 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         values = {"loss": total.item(), "grad_norm": norm.item()}
-        for name in ("ctc", "transducer", "simple"):
-            if getattr(losses, name) is not None:
-                values[name] = getattr(losses, name).item()
+        values.update((name, value.item()) for name, value in parts.items())
         return values, not finite
 
     def _report(self, step: int, lr: float, meter: IntervalMeter) -> None:
-        """Log the interval's mean scalars over all ranks and the frames per second of the whole job."""
+        """Log the interval's mean scalars over all ranks and the frames (tokens) per second of the job."""
         means = meter.means()
         keys = sorted(means)
         values = [means[k] for k in keys] + [meter.frames, meter.skipped]
         total = D.mean_across(values, self.dist, self.device)
         world = self.dist.world_size
         record = {"step": step, "epoch": self.loader.epoch, "lr": lr, **dict(zip(keys, total[:-2])),
-                  "frames_per_s": total[-2] * world / meter.seconds(), "skipped": round(total[-1] * world)}
+                  f"{self.task.unit}_per_s": total[-2] * world / meter.seconds(),
+                  "skipped": round(total[-1] * world)}
         self.log.print(format_train_line(record, self.cfg.max_steps))
         self.log.write(record)
         meter.reset()
@@ -263,17 +250,15 @@ class Trainer:
         D.barrier(self.dist)
 
     def _validate(self, step: int) -> None:
-        """Streaming WER/CER on the dev set (rank 0; the others wait)."""
+        """Decode the dev set on rank 0 (speech: streaming WER/CER; text: greedy); the others wait."""
         v = self.cfg.validation
         if self.dev_entries is not None:
             with _rng_kept():
                 result = self.validator(self.model, self.dev_entries, v.max_utterances, v.lookahead,
                                         v.batch_size)
-            context = self.model.cfg.encoder.att_context_size[v.lookahead]
-            self.log.print(f"validation step {step}: WER {100 * result.wer:.2f}% CER {100 * result.cer:.2f}% "
-                           f"over {result.utterances} utterances (streaming, att_context {list(context)})")
-            self.log.write({"step": step, "kind": "validation", "wer": result.wer, "cer": result.cer,
-                            "utterances": result.utterances, "lookahead": v.lookahead})
+            line, record = self.task.describe(result, step, self.model, v)
+            self.log.print(line)
+            self.log.write(record)
             self.last_validation = result
         D.barrier(self.dist)
 
@@ -282,13 +267,14 @@ class Trainer:
         n = sum(p.numel() for p in self.model.parameters())
         note = " (precision bf16 is for CUDA; training in fp32 on the CPU)" if (
             self.cfg.precision == "bf16" and not self.bf16) else ""
+        rows = f"{len(self.train_set)} training {self.task.rows}"
         self.log.print(f"training {n:,} parameters ({4 * n / 2**20:.1f} MiB fp32) on {self.device}, "
-                       f"{self.dist.world_size} process(es), {len(self.train_set)} training utterances, "
+                       f"{self.dist.world_size} process(es), {rows}, "
                        f"from step {step} to {self.cfg.max_steps}{note}")
         skipped = len(self.loader.sampler.skipped)
         if skipped:
-            self.log.print(f"note: {skipped} training utterances are longer than data.max_frames "
-                           f"({self.cfg.data.max_frames} frames) and are never used")
+            self.log.print(f"note: {skipped} training {self.task.rows} are longer than {self.task.budget} "
+                           "and are never used")
 
     def fit(self) -> TrainResult:
         """Run the remaining steps, checkpointing, logging and validating on the way."""
@@ -305,7 +291,7 @@ class Trainer:
                 batch = next(batches)
                 step += 1
                 values, skipped = self._step(batch, step)
-                meter.add(values, int(batch.feature_lengths.sum()), skipped)
+                meter.add(values, self.task.batch_units(batch), skipped)
                 last = step == cfg.max_steps
                 if step % cfg.log_every_n_steps == 0 or last:
                     self._report(step, self.optimizer.param_groups[0]["lr"], meter)
