@@ -9,33 +9,22 @@ sentencepiece's decode of the piece ids).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import sentencepiece as spm
-from transduce.asr.tokenizers.base import BLANK_ID, Tokenizer, TokenizerError, write_tokenizer_meta
+from transduce.asr.tokenizers.base import BLANK_ID, TokenizerError
+from transduce.asr.tokenizers.sentencepiece_base import SentencePieceTokenizer
 
 __all__ = ["NemoBpeTokenizer"]
 
-_FORMAT_VERSION = 1
-_MODEL_FILE = "nemo_tokenizer.model"
 
-
-class NemoBpeTokenizer(Tokenizer):
+class NemoBpeTokenizer(SentencePieceTokenizer):
     """SentencePiece pieces of a NeMo model; our id = piece id + 1, 0 is the blank."""
 
     type_name = "nemo_bpe"
+    MODEL_FILE = "nemo_tokenizer.model"
 
-    def __init__(self, model_proto: bytes) -> None:
-        sp = spm.SentencePieceProcessor()
-        try:
-            sp.LoadFromSerializedProto(model_proto)
-        except (RuntimeError, OSError) as e:
-            raise TokenizerError(f"not a sentencepiece model ({e})") from None
+    def _check_layout(self, sp: spm.SentencePieceProcessor) -> None:
         if sp.get_piece_size() < 1:
             raise TokenizerError("the sentencepiece model has no pieces")
-        self._proto = bytes(model_proto)
-        self._sp = sp
 
     @property
     def vocab_size(self) -> int:
@@ -54,27 +43,3 @@ class NemoBpeTokenizer(Tokenizer):
     def id_to_piece(self, i: int) -> str:
         i = self._check_id(i)
         return "<blk>" if i == BLANK_ID else self._sp.id_to_piece(i - 1)
-
-    def save(self, directory: str | Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / _MODEL_FILE).write_bytes(self._proto)
-        meta = {"type": self.type_name, "version": _FORMAT_VERSION, "model_file": _MODEL_FILE,
-                "vocab_size": self.vocab_size}
-        write_tokenizer_meta(directory, meta)
-
-    @classmethod
-    def from_meta(cls, directory: str | Path, meta: dict[str, Any]) -> NemoBpeTokenizer:
-        """Rebuild from the `tokenizer.json` contents written by `save` and the model file it names."""
-        path = Path(directory) / str(meta.get("model_file", _MODEL_FILE))
-        if not path.is_file():
-            raise TokenizerError(f"{path}: no such file (the sentencepiece model named in tokenizer.json)")
-        tok = cls(path.read_bytes())
-        expected = meta.get("vocab_size")
-        if expected is not None and expected != tok.vocab_size:
-            raise TokenizerError(f"{path}: tokenizer.json says vocab_size {expected}, the model gives "
-                                 f"{tok.vocab_size} ids")
-        return tok
-
-    def __repr__(self) -> str:
-        return f"NemoBpeTokenizer(vocab_size={self.vocab_size})"
