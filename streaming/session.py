@@ -56,13 +56,21 @@ class FeatureChunk(NamedTuple):
     decoder_state: DecoderState
 
 
+def _utterance_features(model: ASRModel) -> str | None:
+    """Why the model's features need the whole utterance, or None."""
+    normalize = getattr(model.cfg.features, "normalize", None)
+    if normalize not in (None, "NA", "none"):
+        return f"its features are normalised over the whole utterance (normalize={normalize!r})"
+    return None
+
+
 def cannot_stream(model: ASRModel) -> str | None:
     """Why `model` cannot be streamed (full-context attention, non-causal subsampling or convolution,
     features normalised over the whole utterance), or None when it can. Such a model still
     transcribes whole recordings (`transcripts.decode_batch`)."""
-    normalize = getattr(model.cfg.features, "normalize", None)
-    if normalize not in (None, "NA", "none"):
-        return f"its features are normalised over the whole utterance (normalize={normalize!r})"
+    reason = _utterance_features(model)
+    if reason is not None:
+        return reason
     try:
         with torch.inference_mode():
             model.encoder.init_state(1, 0)
@@ -78,7 +86,7 @@ def _check_model(model: ASRModel, cfg: SessionConfig) -> None:
         raise SessionConfigError("the model is in training mode (dropout randomises results): call .eval()")
     if model.tokenizer is None:
         raise SessionConfigError("the model has no tokenizer: load it with asr.load_model or set .tokenizer")
-    reason = cannot_stream(model)
+    reason = _utterance_features(model)  # the encoder is checked when the session makes its state
     if reason is not None:
         raise SessionConfigError(f"this model cannot stream: {reason}; transcribe whole recordings instead")
     n = len(model.encoder.contexts)
@@ -108,7 +116,8 @@ class Session:
             with torch.inference_mode():
                 self.encoder_state: EncoderState | None = model.encoder.init_state(1, cfg.lookahead)
         except StreamingError as e:
-            raise SessionConfigError(f"the model's encoder cannot stream: {e}") from None
+            raise SessionConfigError(f"this model cannot stream: its encoder cannot stream ({e}); "
+                                     "transcribe whole recordings instead") from None
         self.decoder_state: DecoderState | None = init_decoder_state(self.decoder, self._graph, self._device)
         self._next_frames, self._later_frames = model.encoder.chunk_frames(cfg.lookahead)
         self._final_taken = False  # the last chunk has been handed out
