@@ -7,6 +7,7 @@
     with r.stream(sample_rate=16000) as s:
         results = s.feed(chunk)                       # partial / final StreamResults
         results += s.finish()
+    Recognizer.load("demo", formatting=True)          # + written form: Transcript/StreamResult.formatted_text
 
 Where it lives: in `streaming`, because `stream()` is the streaming engine (Session and the batched
 step the service's Scheduler runs) and the layers point service -> streaming -> asr. Offline
@@ -33,6 +34,7 @@ from transduce.streaming.batch import decode_sessions
 from transduce.streaming.config import EndpointConfig, SessionConfig
 from transduce.streaming.decoders import decoder_for
 from transduce.streaming.errors import SessionConfigError
+from transduce.streaming.formatting import FormattingSpec, format_results, format_transcripts, load_formatter
 from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.results import StreamResult
 from transduce.streaming.stream import Stream
@@ -64,9 +66,11 @@ def _as_list(inputs: Sequence[AudioInput] | AudioInput) -> list[AudioInput]:
 
 
 class Recognizer:
-    """A model in eval mode plus its decoding settings; thread-compatible, shared by all streams."""
+    """A model in eval mode plus its decoding settings; thread-compatible, shared by all streams.
+    formatter: the text model that writes finals and transcripts in written form (None: off)."""
 
-    def __init__(self, model: ASRModel, cfg: RecognizerConfig | None = None) -> None:
+    def __init__(self, model: ASRModel, cfg: RecognizerConfig | None = None,
+                 formatter: FormattingSpec = None) -> None:
         self.cfg = cfg or RecognizerConfig()
         if not isinstance(model, ASRModel):
             raise SessionConfigError(f"a Recognizer needs an asr ASRModel, got {type(model).__name__}")
@@ -75,16 +79,18 @@ class Recognizer:
                                      ".tokenizer")
         self.lookahead = lookahead_index(model, self.cfg.lookahead_ms)  # the context index, internal
         self.model = model.eval()
+        self.formatter = load_formatter(formatter, next(model.parameters()).device)
 
     @classmethod
     def load(cls, model: str | os.PathLike = "demo", device: str | torch.device = "cpu",
              decoding: Literal["greedy", "beam"] = "greedy", beam_size: int = 4,
-             lookahead_ms: int | None = None) -> Recognizer:
-        """The Recognizer of a model directory, or of a bundled model by name ("demo")."""
+             lookahead_ms: int | None = None, formatting: FormattingSpec = False) -> Recognizer:
+        """The Recognizer of a model directory, or of a bundled model by name ("demo"). formatting:
+        True for the bundled formatting model, or a text model's directory / name (`streaming.formatting`)."""
         from transduce.asr.checkpoint import load_model
 
         cfg = RecognizerConfig(decoding, beam_size, lookahead_ms)
-        return cls(load_model(model, device=device), cfg)
+        return cls(load_model(model, device=device), cfg, load_formatter(formatting, device))
 
     @property
     def lookahead_ms(self) -> int:
@@ -111,8 +117,9 @@ class Recognizer:
         (others go on).
         """
         decoder = decoder_for(self.model, self._session_config())
-        return transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
-                                 max_batch_frames, workers)
+        transcripts = transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
+                                        max_batch_frames, workers)
+        return format_transcripts(self.formatter, transcripts)
 
     def transcribe_iter(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8,
                         max_batch_frames: int | None = None,
@@ -120,8 +127,11 @@ class Recognizer:
         """(input index, Transcript) of each input as soon as its batch is done (batches in order of
         duration; audio read a batch at a time): for jobs that write results as they come."""
         decoder = decoder_for(self.model, self._session_config())
-        return iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
-                                max_batch_frames, workers)
+        done = iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
+                                max_batch_frames, workers)  # checks the inputs now, not at the first next()
+        if self.formatter is None:
+            return done
+        return ((i, format_transcripts(self.formatter, [t])[0]) for i, t in done)
 
     def stream(self, sample_rate: int = 16000, endpoint: EndpointConfig | None = None,
                interim_results: bool = True, channels: int = 1) -> Stream:
@@ -132,10 +142,10 @@ class Recognizer:
         """
         cfg = self._session_config(sample_rate=sample_rate, endpoint=endpoint or EndpointConfig(),
                                    interim_results=interim_results, channels=channels)
-        return Stream(self.model, cfg)
+        return Stream(self.model, cfg, self.formatter)
 
     def decode_streams(self, streams: Sequence[Stream],
                        max_batch: int | None = None) -> list[list[StreamResult]]:
         """Step many streams (fed with `decode=False`) in batched forwards; each one's new results."""
         decode_sessions(self.model, [s.session for s in streams], max_batch)
-        return [s.session.pop_results() for s in streams]
+        return [format_results(s.formatter, s.session.pop_results()) for s in streams]

@@ -25,6 +25,8 @@ class StreamResult:
     end_s: the end of the audio this result covers. endpoint: for finals, the rule that closed the
     utterance (`streaming.endpoint` names) or "end_of_stream"; None for partials. alternatives:
     the n-best (best first; one for greedy decoding), each a DecodingResult with the same times.
+    formatted_text / formatted_alternatives: for finals of a recogniser with formatting on
+    (`streaming.formatting`), the written form of text / of each alternative; else None / ().
     """
 
     text: str
@@ -38,6 +40,8 @@ class StreamResult:
     end_s: float
     endpoint: str | None
     alternatives: tuple[DecodingResult, ...]
+    formatted_text: str | None = None
+    formatted_alternatives: tuple[str, ...] = ()
 
 
 def shift_hypothesis(hyp: Hypothesis, frames: int) -> Hypothesis:

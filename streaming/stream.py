@@ -17,22 +17,28 @@ batched forward, use `Recognizer.decode_streams` with `feed(chunk, decode=False)
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from transduce.asr.models.asr_model import ASRModel
 from transduce.streaming.batch import decode_sessions
 from transduce.streaming.config import SessionConfig
+from transduce.streaming.formatting import format_results
 from transduce.streaming.results import StreamResult
 from transduce.streaming.session import Session
+
+if TYPE_CHECKING:
+    from transduce.asr.text.rewriter import TextRewriter
 
 __all__ = ["Stream"]
 
 
 class Stream:
-    """One stream's audio in, partial and final results out; see the module docstring."""
+    """One stream's audio in, partial and final results out; see the module docstring. formatter:
+    writes finals in written form (`streaming.formatting`; None: off)."""
 
-    def __init__(self, model: ASRModel, cfg: SessionConfig) -> None:
-        self.model = model
+    def __init__(self, model: ASRModel, cfg: SessionConfig, formatter: TextRewriter | None = None) -> None:
+        self.model, self.formatter = model, formatter
         self.session = Session(model, cfg)
 
     def feed(self, audio: np.ndarray | bytes, decode: bool = True) -> list[StreamResult]:
@@ -53,7 +59,7 @@ class Stream:
     def decode(self) -> list[StreamResult]:
         """Run the model on the chunks that are ready and return the results made since the last call."""
         decode_sessions(self.model, [self.session])
-        return self.session.pop_results()
+        return format_results(self.formatter, self.session.pop_results())
 
     @property
     def done(self) -> bool:

@@ -65,7 +65,8 @@ class Transcript:
 
     duration_s: seconds of audio at the model's rate. source: the input's path, or "<input i>" for
     samples. error: None, or why the input could not be transcribed (then text is "" and
-    duration_s 0). alternatives: the n-best (best first; one for greedy decoding).
+    duration_s 0). alternatives: the n-best (best first; one for greedy decoding). formatted_text:
+    the written form of text when the recogniser formats (`streaming.formatting`), else None.
     """
 
     text: str
@@ -76,6 +77,7 @@ class Transcript:
     source: str
     error: str | None = None
     alternatives: tuple[DecodingResult, ...] = ()
+    formatted_text: str | None = None
 
 
 def _source(item: AudioInput, index: int) -> str:

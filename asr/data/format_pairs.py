@@ -18,6 +18,9 @@ Two sources, mixed by `PairsConfig.prose_fraction`:
   dates and times (plus everyday sentences with names, "I", questions, exclamations, commas and
   apostrophes), spoken by `asr.data.verbalize.verbalize` with a seeded choice among the variants.
 
+Joined: `PairsConfig.joined_fraction` more rows per split, each two of its sentences in a row (a
+transcript often holds several sentences; the model learns where one ends).
+
 Splits: every distinct written sentence goes to one split only, so no dev or test target occurs in
 train. The test split is drawn first and does not change when `n_train` or `n_dev` change. Layout:
 DIR/{train,dev,test}.jsonl and DIR/format_pairs.json (settings, counts, prose sources).
@@ -69,6 +72,8 @@ class PairsConfig:
     generated_weights: relative frequency of each generated category."""
 
     prose_fraction: float = 0.5
+    # extra rows per split that join two of its sentences ("A. B?"): transcripts often hold several
+    joined_fraction: float = 0.1
     min_words: int = 3
     max_words: int = 40
     modules: tuple[str, ...] = tuple(PROSE_MODULES)
@@ -79,8 +84,9 @@ class PairsConfig:
         ("ordinal", 0.08), ("date", 0.13), ("time", 0.13), ("mixed", 0.06), ("everyday", 0.08)))
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.prose_fraction <= 1.0:
-            raise ValueError(f"prose_fraction must be in [0, 1], got {self.prose_fraction}")
+        for name in ("prose_fraction", "joined_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         unknown = {name for name, _ in self.generated_weights} - set(_TEMPLATES)
         if unknown:
             raise ValueError(f"unknown generated categories {sorted(unknown)} (known: {sorted(_TEMPLATES)})")
@@ -462,6 +468,7 @@ def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed
     out.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         rows = [(w, "prose") for w in prose[split]] + [(w, "generated") for w in generated[split]]
+        rows += _joined(rows, cfg.joined_fraction, random.Random(f"{seed}:joined:{split}"))
         random.Random(f"{seed}:order:{split}").shuffle(rows)
         speak = random.Random(f"{seed}:spoken:{split}")
         with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
@@ -469,11 +476,20 @@ def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed
                 spoken = vb.verbalize(written, speak, cfg.style)
                 f.write(json.dumps({"src": spoken, "tgt": written}, ensure_ascii=False) + "\n")
         counts.update({split: len(rows), f"{split}_prose": len(prose[split]),
-                       f"{split}_generated": len(generated[split])})
+                       f"{split}_generated": len(generated[split]),
+                       f"{split}_joined": len(rows) - len(prose[split]) - len(generated[split])})
     used = {m: PROSE_MODULES.get(m, "?") for m in cfg.modules} if any(prose.values()) else {}
     summary = {"seed": seed, "counts": counts, "config": asdict(cfg), "prose_modules": used}
     (out / "format_pairs.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return counts
+
+
+def _joined(rows: list[tuple[str, str]], fraction: float, rng: random.Random) -> list[tuple[str, str]]:
+    """round(fraction * len(rows)) extra rows, each two sentences of `rows` one after the other."""
+    if len(rows) < 2:
+        return []
+    return [(f"{a} {b}", "joined") for (a, _), (b, _) in
+            (rng.sample(rows, 2) for _ in range(round(fraction * len(rows))))]
 
 
 def read_pairs(out_dir: str | Path, split: str) -> list[tuple[str, str]]:

@@ -169,7 +169,7 @@ class TrainConfig:
     # logged and weighted 0), so the encoder learns the audio before the predictor can learn the
     # text alone; without it a TDT head on text this predictable made the encoder ignore its input.
     ctc_only_steps: int = 0
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CUDA; ignored (fp32) on the CPU
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, CUDA or CPU (AVX512-BF16/AMX)
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     log_every_n_steps: int = 10

@@ -108,7 +108,7 @@ class Trainer:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
         self.out_dir = Path(cfg.checkpoint.out_dir)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", self.dist.is_main, echo)
-        self.bf16 = cfg.precision == "bf16" and self.device.type == "cuda"
+        self.bf16 = cfg.precision == "bf16"
         self.last_validation: ValidationResult | Any | None = None
         self.last_checkpoint: Path | None = None
 
@@ -265,8 +265,7 @@ class Trainer:
     # --------------------------------------------------------------------------------------- run
     def _announce(self, step: int) -> None:
         n = sum(p.numel() for p in self.model.parameters())
-        note = " (precision bf16 is for CUDA; training in fp32 on the CPU)" if (
-            self.cfg.precision == "bf16" and not self.bf16) else ""
+        note = " (bf16 autocast)" if self.bf16 else ""
         rows = f"{len(self.train_set)} training {self.task.rows}"
         self.log.print(f"training {n:,} parameters ({4 * n / 2**20:.1f} MiB fp32) on {self.device}, "
                        f"{self.dist.world_size} process(es), {rows}, "

@@ -1,0 +1,60 @@
+"""TextRewriter: strings in, a text model's outputs out, the same whatever the method and batching."""
+
+import pytest
+import torch
+from text_helpers import seq2seq
+from transduce.asr.text.rewriter import TextRewriter, TextTooLongError, normalize_source
+from transduce.asr.tokenizers.text_bpe import TextTokenizer
+
+VOCAB = 80
+
+
+@pytest.fixture(scope="module")
+def model(sentences: list[str]):
+    """A random float64 seq2seq with a real tokenizer (argmaxes never meet a rounding tie)."""
+    m = seq2seq(vocab=VOCAB, seed=3)
+    m.tokenizer = TextTokenizer.train(sentences, vocab_size=VOCAB)
+    return m
+
+
+@pytest.fixture(scope="module")
+def texts(sentences: list[str]) -> list[str]:
+    g = torch.Generator().manual_seed(0)
+    picks = torch.randint(0, len(sentences), (9,), generator=g).tolist()
+    return [sentences[i].lower() for i in picks] + ["", "   "]
+
+
+def test_methods_and_batching_agree_with_greedy(model, texts: list[str]) -> None:
+    greedy = TextRewriter(model, method="greedy", batch_size=len(texts)).rewrite(texts)
+    assert greedy.texts[-2:] == ["", ""] and all(isinstance(t, str) for t in greedy.texts)
+    for method, batch_size in [("aggressive", 1), ("aggressive", 4), ("aggressive", 32), ("greedy", 3)]:
+        assert TextRewriter(model, method=method, batch_size=batch_size)(texts) == greedy.texts
+    assert TextRewriter(model, method="beam", beam_size=1)(texts) == greedy.texts
+    aggressive = TextRewriter(model, batch_size=len(texts)).rewrite(texts)
+    assert 0 < aggressive.passes <= greedy.passes
+
+
+def test_each_output_is_its_own_input_s(model, texts: list[str]) -> None:
+    rewriter = TextRewriter(model, batch_size=4)
+    together = rewriter(texts)
+    assert [rewriter([t])[0] for t in texts] == together
+    assert rewriter(list(reversed(texts))) == list(reversed(together))
+
+
+def test_inputs_are_put_in_spoken_form(model) -> None:
+    rewriter = TextRewriter(model)
+    assert normalize_source("  It   COSTS\tfive ") == "it costs five"
+    assert rewriter(["  It   COSTS\tfive "]) == rewriter(["it costs five"])
+    assert rewriter([]) == []
+
+
+def test_bad_inputs_raise_before_running(model) -> None:
+    rewriter = TextRewriter(model, max_chars=20)
+    with pytest.raises(TextTooLongError, match="text 1 has 21 characters; at most 20"):
+        rewriter(["fine", "x" * 21])
+    with pytest.raises(TypeError, match="text 0 must be a str"):
+        rewriter([b"bytes"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="method must be one of"):
+        TextRewriter(model, method="sample")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs a TextSeq2Seq"):
+        TextRewriter(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
