@@ -7,8 +7,10 @@ non-zero `offset` (a segment of a file) is not supported yet: it becomes an erro
 named by its source (the path as given, or as resolved from a manifest); repeats are dropped.
 
 Outputs, one per format, all append-only so a killed job resumes without loss or duplicates:
-- jsonl: one row per input {source, text, words: [{text, start_s, end_s, confidence}], duration_s, error};
-- txt: one line per input "source<TAB>text" (an error row has empty text; the error goes to stderr);
+- jsonl: one row per input {source, text, words: [{text, start_s, end_s, confidence}], duration_s, error}
+  (+ formatted_text with --format);
+- txt: one line per input "source<TAB>text" (with --format the written text; an error row has empty
+  text; the error goes to stderr);
 - srt / vtt: --out is a folder holding one subtitle file per input (named after the audio file's stem,
   plus a hash of its path when two inputs share a stem), each written whole by an atomic rename; a
   failed input gets no file.
@@ -103,7 +105,10 @@ def collect_inputs(specs: Sequence[str]) -> list[Work]:
 def _row(t: Transcript) -> dict:
     words = [{"text": w.text, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence}
              for w in t.words]
-    return {"source": t.source, "text": t.text, "words": words, "duration_s": t.duration_s, "error": t.error}
+    row = {"source": t.source, "text": t.text, "words": words, "duration_s": t.duration_s, "error": t.error}
+    if t.formatted_text is not None:
+        row["formatted_text"] = t.formatted_text
+    return row
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -131,7 +136,7 @@ class Ledger:
         """Record one result durably (flushed; subtitle files renamed into place whole)."""
         if self._file is not None:
             line = json.dumps(_row(t), ensure_ascii=False) if self.fmt == "jsonl" else \
-                f"{t.source}\t{t.text}".replace("\n", " ")
+                f"{t.source}\t{t.text if t.formatted_text is None else t.formatted_text}".replace("\n", " ")
             self._file.write(line + "\n")
             self._file.flush()
         elif t.error is None:
@@ -177,9 +182,10 @@ def _done_in_file(out: Path, fmt: str) -> dict[str, bool]:
 def _check_out(out: Path, fmt: str, resume: bool, overwrite: bool) -> None:
     folder = fmt in ("srt", "vtt")
     if folder and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: --format {fmt} writes one file per input into a folder, not a file")
+        raise InputError(f"--out {out}: --output-format {fmt} writes one file per input into a folder, "
+                         "not a file")
     if not folder and out.is_dir():
-        raise InputError(f"--out {out} is a directory; --format {fmt} needs a file")
+        raise InputError(f"--out {out} is a directory; --output-format {fmt} needs a file")
     exists = out.is_dir() and any(out.iterdir()) if folder else (out.exists() or bool(rank_parts(out)))
     if exists and not (resume or overwrite):
         raise InputError(f"--out {out} exists: add --resume to continue it or --overwrite to replace it")

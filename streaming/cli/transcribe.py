@@ -1,19 +1,20 @@
 """`transduce transcribe`: offline batch transcription of files, folders and manifests.
 
-    transduce transcribe INPUTS... --model PATH|demo --out FILE [--format jsonl|txt|srt|vtt]
-        [--decoding greedy|beam] [--beam-size N] [--lookahead-ms MS] [--batch-size N] [--max-batch-frames N]
-        [--workers N] [--resume | --overwrite]
+    transduce transcribe INPUTS... --model PATH|demo --out FILE [--output-format jsonl|txt|srt|vtt]
+        [--format [--format-model PATH|NAME]] [--decoding greedy|beam] [--beam-size N]
+        [--lookahead-ms MS] [--batch-size N] [--max-batch-frames N] [--workers N] [--resume | --overwrite]
     torchrun --nproc-per-node N -m transduce.cli transcribe ...     (each rank a shard, one merged --out)
 
-Inputs and output formats: see `streaming._batch_io`. Recordings are decoded in batches of similar
-duration (`Recognizer.transcribe_iter`); each result is appended to --out and flushed as soon as its
-batch is done, so a job killed at any moment and rerun with --resume skips what is already there and
-duplicates nothing (a half-written last line is dropped). An unreadable file becomes a row with `error`
-and the job goes on. Exit status: 0 all transcribed, 1 some input failed (this run or an error row
-already in --out), 2 usage error. A tqdm bar on stderr shows files, audio hours and speed (RTFx: audio
-seconds per wall-clock second). Under torchrun (WORLD_SIZE > 1) the processes join a gloo group, rank r
-takes every WORLD_SIZE-th input still to do, writes a part file, and rank 0 merges the parts into --out
-when all are done; every rank exits with the job's status.
+Inputs and output formats: see `streaming._batch_io`. --format adds the written form of each transcript
+(`streaming.formatting`; jsonl: "formatted_text", txt: the written text instead of the spoken).
+Recordings are decoded in batches of similar duration (`Recognizer.transcribe_iter`); each result is
+appended to --out and flushed as soon as its batch is done, so a job killed at any moment and rerun with
+--resume skips what is already there and duplicates nothing (a half-written last line is dropped). An
+unreadable file becomes a row with `error` and the job goes on. Exit status: 0 all transcribed, 1 some
+input failed (this run or an error row already in --out), 2 usage error. A tqdm bar on stderr shows
+files, audio hours and speed (RTFx: audio seconds per wall-clock second). Under torchrun (WORLD_SIZE > 1)
+the processes join a gloo group, rank r takes every WORLD_SIZE-th input still to do, writes a part file,
+and rank 0 merges the parts into --out when all are done; every rank exits with the job's status.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model directory, or the name of a bundled model (e.g. demo)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="results file (jsonl/txt) or folder (srt/vtt: one subtitle file per input)")
-    parser.add_argument("--format", default="jsonl", choices=("jsonl", "txt", "srt", "vtt"))
+    parser.add_argument("--output-format", default="jsonl", choices=("jsonl", "txt", "srt", "vtt"),
+                        help="results file format (default jsonl)")
+    parser.add_argument("--format", action="store_true",
+                        help="also write each transcript in written form (jsonl and txt)")
+    parser.add_argument("--format-model", default="format", metavar="PATH|NAME",
+                        help="the text model of --format (default: the bundled formatting model)")
     parser.add_argument("--decoding", default="greedy", choices=("greedy", "beam"))
     parser.add_argument("--beam-size", type=int, default=4, metavar="N", help="beam width (default 4)")
     parser.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
@@ -56,17 +62,27 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):  # noqa: ANN202 - a streaming.Recognizer (imported lazily)
     from transduce.asr.checkpoint import CheckpointError
     from transduce.streaming.errors import SessionConfigError
+    from transduce.streaming.formatting import load_formatter
     from transduce.streaming.recognizer import Recognizer
 
     if args.batch_size < 1 or args.beam_size < 1:
         raise CommandError("--batch-size and --beam-size must be >= 1")
     if (args.max_batch_frames is not None and args.max_batch_frames < 1) or args.workers < 0:
         raise CommandError("--max-batch-frames must be >= 1 and --workers >= 0")
+    if args.format and args.output_format not in ("jsonl", "txt"):
+        raise CommandError(f"--format writes jsonl or txt, not {args.output_format} (subtitles keep the "
+                           "spoken words and their times)")
     try:
-        return Recognizer.load(args.model, device=args.device, decoding=args.decoding,
-                               beam_size=args.beam_size, lookahead_ms=args.lookahead_ms)
+        recognizer = Recognizer.load(args.model, device=args.device, decoding=args.decoding,
+                                     beam_size=args.beam_size, lookahead_ms=args.lookahead_ms)
     except (CheckpointError, SessionConfigError, OSError, ValueError) as e:
         raise CommandError(f"--model {args.model}: {e}") from None
+    if args.format:
+        try:
+            recognizer.formatter = load_formatter(args.format_model, args.device)
+        except (CheckpointError, TypeError, ValueError, OSError) as e:
+            raise CommandError(f"--format-model {args.format_model}: {e}") from None
+    return recognizer
 
 
 def _progress(total: int, disable: bool):  # noqa: ANN202 - a tqdm bar
@@ -96,9 +112,9 @@ def _prepare(args: argparse.Namespace, rank: Any):  # noqa: ANN202 - (work, reco
         sources = [w.source for w in work]
         recognizer = _load(args)  # before --out is touched: a bad model leaves no output behind
         if rank.is_main:
-            prepare_out(args.out, args.format, sources, args.resume, args.overwrite)
+            prepare_out(args.out, args.output_format, sources, args.resume, args.overwrite)
         D.barrier(rank)
-        ledger = open_ledger(args.out, args.format, sources, rank.rank, rank.world_size)
+        ledger = open_ledger(args.out, args.output_format, sources, rank.rank, rank.world_size)
     except (InputError, OSError) as e:
         raise CommandError(str(e)) from None
     return work, recognizer, ledger
@@ -140,8 +156,8 @@ def _run(args: argparse.Namespace) -> int:
         failed_here = sum(1 for w in todo if ledger.done.get(w.source))
         counts = D.gather_objects((len(todo), failed_here, audio_s), rank)
         D.barrier(rank)  # every part is complete
-        if rank.is_main and rank.world_size > 1 and args.format in ("jsonl", "txt"):
-            merge_parts(args.out, args.format)
+        if rank.is_main and rank.world_size > 1 and args.output_format in ("jsonl", "txt"):
+            merge_parts(args.out, args.output_format)
     finally:
         D.shutdown(rank)
     done, failed, audio_s = (sum(c[i] for c in counts) for i in range(3))

@@ -106,11 +106,11 @@ def test_txt_srt_vtt_outputs_and_overwrite(job, tmp_path, monkeypatch):
     monkeypatch.chdir(job)
     expected = _expected(job, AUDIO)
     txt = tmp_path / "out.txt"
-    assert _cli("audio", "--model", "model", "--out", str(txt), "--format", "txt") == 1
+    assert _cli("audio", "--model", "model", "--out", str(txt), "--output-format", "txt") == 1
     lines = dict(line.split("\t", 1) for line in txt.read_text().splitlines())
     assert lines == {s: e["text"] for s, e in expected.items()}
     subs = tmp_path / "subs"
-    assert _cli("audio", "--model", "model", "--out", str(subs), "--format", "srt") == 1
+    assert _cli("audio", "--model", "model", "--out", str(subs), "--output-format", "srt") == 1
     assert sorted(p.name for p in subs.iterdir()) == ["0.srt", "1.srt", "2.srt"]  # no file for broken.wav
     blocks = (subs / "2.srt").read_text().strip().split("\n\n")
     words = expected["audio/sub/2.wav"]["words"]
@@ -118,11 +118,11 @@ def test_txt_srt_vtt_outputs_and_overwrite(job, tmp_path, monkeypatch):
     ms = round(words[0][1] * 1000)
     assert blocks[0].split("\n")[1].startswith(f"00:00:{ms // 1000:02d},{ms % 1000:03d} --> ")
     vtt = tmp_path / "vtt"
-    assert _cli("audio/sub/2.wav", "--model", "model", "--out", str(vtt), "--format", "vtt") == 0
+    assert _cli("audio/sub/2.wav", "--model", "model", "--out", str(vtt), "--output-format", "vtt") == 0
     cues = (vtt / "2.vtt").read_text().strip().split("\n\n")
     assert cues[0] == "WEBVTT"
     assert [c.replace(".", ",") for c in cues[1:]] == [b.split("\n", 1)[1] for b in blocks]
-    assert _cli("audio", "--model", "model", "--out", str(txt), "--format", "txt", "--overwrite") == 1
+    assert _cli("audio", "--model", "model", "--out", str(txt), "--output-format", "txt", "--overwrite") == 1
     assert len(txt.read_text().splitlines()) == len(AUDIO)  # replaced, not appended to
 
 
@@ -160,7 +160,7 @@ def test_usage_errors_exit_2_with_a_message(job, tmp_path, monkeypatch, capsys):
     new = str(tmp_path / "new.jsonl")
     cases = [([str(tmp_path / "empty"), "--out", new], "no audio"), (["--out", new], "no inputs"),
              (["audio", "--out", str(existing)], "--resume"),
-             (["audio", "--out", str(existing), "--format", "srt", "--resume"], "folder")]
+             (["audio", "--out", str(existing), "--output-format", "srt", "--resume"], "folder")]
     for argv, message in cases:
         assert _cli(*argv, "--model", "model") == 2
         assert message in capsys.readouterr().err, (argv, message)
@@ -181,3 +181,33 @@ def test_missing_file_is_an_error_row_and_beam_settings_reach_the_recognizer(job
     assert beam.text != Recognizer.load(job / "model").transcribe("audio/sub/2.wav")[0].text  # it matters
     assert rows["audio/sub/2.wav"]["text"] == beam.text
     assert [w["text"] for w in rows["audio/sub/2.wav"]["words"]] == [w.text for w in beam.words]
+
+
+def test_format_adds_the_written_form_to_jsonl_and_writes_it_to_txt(job, tmp_path, text_model_dir,
+                                                                   monkeypatch):
+    monkeypatch.chdir(job)
+    from transduce.asr.text.rewriter import TextRewriter
+
+    rewriter = TextRewriter.load(text_model_dir)
+    fmt = ["--format", "--format-model", str(text_model_dir)]
+    out = tmp_path / "f.jsonl"
+    assert _cli("audio", "--model", "model", "--out", str(out), *fmt) == 1  # broken.wav fails
+    rows = {r["source"]: r for r in _rows(out)}
+    good = [r for r in rows.values() if r["error"] is None]
+    assert len(good) == 3 and [r["formatted_text"] for r in good] == rewriter([r["text"] for r in good])
+    assert "formatted_text" not in rows["audio/broken.wav"]
+    txt = tmp_path / "f.txt"
+    assert _cli("audio", "--model", "model", "--out", str(txt), "--output-format", "txt", *fmt) == 1
+    lines = dict(line.split("\t") for line in txt.read_text().splitlines())
+    assert all(lines[r["source"]] == r["formatted_text"] for r in good)
+
+
+def test_format_refuses_subtitles_and_non_text_models(job, tmp_path, text_model_dir, capsys, monkeypatch):
+    monkeypatch.chdir(job)
+    srt = ["--output-format", "srt", "--format", "--format-model", str(text_model_dir)]
+    assert _cli("audio", "--model", "model", "--out", str(tmp_path / "subs"), *srt) == 2
+    assert "--format writes jsonl or txt" in capsys.readouterr().err
+    assert _cli("audio", "--model", "model", "--out", str(tmp_path / "x.jsonl"), "--format",
+                "--format-model", "model") == 2
+    assert "--format-model model: a TextRewriter needs a TextSeq2Seq" in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()

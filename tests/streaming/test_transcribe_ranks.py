@@ -106,10 +106,10 @@ def test_parts_make_out_exist_for_the_overwrite_rule(corpus, tmp_path, monkeypat
     monkeypatch.chdir(corpus)
     out = tmp_path / "out.txt"
     rank_part(out, 3).write_text("audio/00.wav\tx\n")
-    assert cli_main(["transcribe", "audio", "--model", "model", "--out", str(out), "--format", "txt",
+    assert cli_main(["transcribe", "audio", "--model", "model", "--out", str(out), "--output-format", "txt",
                      "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
-    assert cli_main(["transcribe", "audio", "--model", "model", "--out", str(out), "--format", "txt",
+    assert cli_main(["transcribe", "audio", "--model", "model", "--out", str(out), "--output-format", "txt",
                      "--overwrite", "--no-progress"]) == 1
     assert not rank_parts(out) and len(out.read_text().splitlines()) == 14
 
