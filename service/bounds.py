@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from transduce.service.errors import RequestError, echo
 from transduce.service.protos import asr_pb2
 
-__all__ = ["RequestBounds", "check_config"]
+__all__ = ["RequestBounds", "check_config", "check_format_request"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class RequestBounds:
     max_hotword_boost: float = 20.0
     max_endpoint_ms: int = 600_000
     max_name_chars: int = 64
+    max_format_texts: int = 256
+    max_format_chars: int = 4000
 
     def check_rate(self, rate: int, what: str = "sample_rate_hertz") -> None:
         """RequestError unless min_sample_rate <= rate <= max_sample_rate."""
@@ -91,3 +93,13 @@ def _check_hotwords(hotwords: object, bounds: RequestBounds) -> None:
         if not (math.isfinite(hotword.boost) and 0 <= hotword.boost <= bounds.max_hotword_boost):
             raise RequestError(f"hotwords[{i}].boost must be 0..{bounds.max_hotword_boost:g} (0: the server "
                               f"default), got {hotword.boost}")
+
+
+def check_format_request(request: asr_pb2.FormatTextRequest, bounds: RequestBounds) -> None:
+    """RequestError for an empty or oversized batch or an oversized text (an unknown model is NOT_FOUND:
+    service.text_models)."""
+    if not 1 <= len(request.texts) <= bounds.max_format_texts:
+        raise RequestError(f"texts must hold 1..{bounds.max_format_texts} texts, got {len(request.texts)}")
+    for i, text in enumerate(request.texts):
+        if len(text) > bounds.max_format_chars:
+            raise RequestError(f"texts[{i}] has {len(text)} characters; at most {bounds.max_format_chars}")

@@ -1,6 +1,7 @@
 """`transduce serve` and `transduce stream`: the gRPC server and a command-line client.
 
-    transduce serve --model demo --port 50051 [--host 127.0.0.1] [--max-streams N] [--token T]
+    transduce serve --model demo --port 50051 [--text-model format|PATH|none ...] [--host 127.0.0.1]
+                    [--max-streams N] [--token T]
                     [--metrics-port N] [--log-format json|text] [--tls-cert FILE --tls-key FILE]
     transduce stream talk.wav --server 127.0.0.1:50051 [--realtime] [--interim] [--tls-ca FILE]
 
@@ -26,6 +27,10 @@ __all__ = ["COMMAND", "STREAM_COMMAND"]
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="PATH|NAME",
                         help="a model directory, or the name of a bundled model (e.g. demo)")
+    parser.add_argument("--text-model", action="append", default=None, metavar="PATH|NAME",
+                        help="a text model to serve (FormatText; the first formats finals with "
+                             "enable_formatting); repeatable; default: the bundled 'format' model; "
+                             "none: no text model")
     parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--max-streams", type=int, default=None, metavar="N",
@@ -64,9 +69,19 @@ def _model_name(spec: str) -> str:
     return path.stem if path.suffix == ".nemo" else path.name
 
 
+def _text_models(specs: list[str] | None) -> list[str]:
+    """The text models to load: those named, none for "none", else the bundled formatting model if any."""
+    from transduce.asr.checkpoint import bundled_models
+
+    if specs is None:
+        return ["format"] if "format" in bundled_models() else []
+    return [] if specs == ["none"] else specs
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import torch
     from transduce.asr.checkpoint import CheckpointError, load_model
+    from transduce.asr.text.models import TextSeq2Seq
     from transduce.service.logs import configure_logging
     from transduce.service.server import Server, ServerConfig, run_until_signal
     from transduce.streaming import SchedulerConfig
@@ -75,6 +90,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         model = load_model(args.model)
+        text_models = {_model_name(spec): load_model(spec) for spec in _text_models(args.text_model)}
+        for spec, text_model in zip(_text_models(args.text_model), text_models.values()):
+            if not isinstance(text_model, TextSeq2Seq):
+                raise ValueError(f"--text-model {spec}: not a text model ({type(text_model).__name__})")
         cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                            max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace,
@@ -88,11 +107,13 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     def started(server: Server) -> None:
         print(f"serving {name} on {args.host}:{server.port}", flush=True)
+        if text_models:
+            print(f"text models: {', '.join(text_models)}", flush=True)
         if server.metrics_port is not None:
             print(f"metrics on http://{args.host}:{server.metrics_port}/metrics", flush=True)
 
     try:
-        asyncio.run(run_until_signal({name: model}, cfg, on_start=started))
+        asyncio.run(run_until_signal({name: model}, cfg, on_start=started, text_models=text_models))
     except (OSError, ValueError) as e:  # a port in use, an unreadable TLS file
         raise CommandError(str(e)) from None
     print("stopped", flush=True)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import grpc
 from transduce.asr.audio import AudioError
 from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.text.rewriter import TextRewriter
 from transduce.service.errors import RequestError, short
 from transduce.service.protos import asr_pb2
+from transduce.service.text_models import TASK_SPEECH, TASK_TEXT
 from transduce.streaming import (
     END_OF_STREAM,
     EndpointConfig,
@@ -27,7 +29,7 @@ from transduce.streaming import (
     lookaheads_ms,
 )
 
-__all__ = ["StreamSettings", "error_status", "model_info", "session_config",
+__all__ = ["StreamSettings", "error_status", "model_info", "text_model_info", "session_config",
            "to_proto_result", "to_response"]
 
 _DISABLED_S = 1e9  # an endpoint rule the client turned off (negative value) never fires
@@ -44,17 +46,26 @@ class StreamSettings:
     word_times: bool
     word_confidence: bool
     single_utterance: bool = False
+    formatting: bool = False  # finals carry formatted_transcript (service.text_models)
 
 
 def model_info(name: str, model: ASRModel) -> asr_pb2.ModelInfo:
-    """The ModelInfo of `model` served under `name`."""
+    """The ModelInfo of speech model `model` served under `name`."""
     methods = ["greedy", "beam"]
     streams = cannot_stream(model) is None
-    return asr_pb2.ModelInfo(name=name, sample_rate_hertz=model.cfg.features.sample_rate,
+    return asr_pb2.ModelInfo(name=name, task=TASK_SPEECH, sample_rate_hertz=model.cfg.features.sample_rate,
                              lookahead_ms=lookaheads_ms(model) if streams else [], decoding_methods=methods,
                              description=f"{type(model).__name__}, {model.cfg.transducer} head"
                                          f"{' + CTC' if model.cfg.ctc else ''}"
                                          f"{'' if streams else ' (cannot stream: Recognize only)'}")
+
+
+def text_model_info(name: str, rewriter: TextRewriter) -> asr_pb2.ModelInfo:
+    """The ModelInfo of a text model served under `name`."""
+    cfg, params = rewriter.model.cfg, sum(p.numel() for p in rewriter.model.parameters())
+    return asr_pb2.ModelInfo(name=name, task=TASK_TEXT, decoding_methods=[rewriter.method],
+                             description=f"{type(rewriter.model).__name__}, {params / 1e6:.1f}M parameters, "
+                                         f"{cfg.encoder_layers}+{cfg.decoder_layers} layers")
 
 
 def _endpoint(ep: asr_pb2.EndpointingConfig) -> EndpointConfig:
@@ -99,7 +110,7 @@ def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: 
     except SessionError as e:
         raise RequestError(str(e)) from None
     return StreamSettings(session, max(1, cfg.max_alternatives), cfg.enable_word_time_offsets,
-                          cfg.enable_word_confidence, single_utterance)
+                          cfg.enable_word_confidence, single_utterance, cfg.enable_formatting)
 
 
 def _ms(seconds: float) -> int:
@@ -109,7 +120,8 @@ def _ms(seconds: float) -> int:
 def to_proto_result(result: StreamResult, settings: StreamSettings) -> asr_pb2.StreamingRecognitionResult:
     """The wire form of one partial or final result (n-best cut to max_alternatives)."""
     alternatives = []
-    for alt in result.alternatives[:settings.max_alternatives]:
+    written = result.formatted_alternatives
+    for i, alt in enumerate(result.alternatives[:settings.max_alternatives]):
         words = []
         if settings.word_times or settings.word_confidence:
             words = [asr_pb2.WordInfo(word=w.text, start_ms=_ms(w.start_s) if settings.word_times else 0,
@@ -117,7 +129,8 @@ def to_proto_result(result: StreamResult, settings: StreamSettings) -> asr_pb2.S
                                       confidence=w.confidence if settings.word_confidence else 0.0)
                      for w in alt.words]
         alternatives.append(asr_pb2.SpeechRecognitionAlternative(
-            transcript=alt.text, confidence=alt.confidence, words=words))
+            transcript=alt.text, confidence=alt.confidence, words=words,
+            formatted_transcript=written[i] if i < len(written) else ""))
     return asr_pb2.StreamingRecognitionResult(alternatives=alternatives, is_final=result.is_final,
                                               stability=result.stability, result_end_ms=_ms(result.end_s),
                                               utterance_index=result.utterance_index)

@@ -1,6 +1,7 @@
 """The gRPC server: the Recognizer servicer on grpc.aio, with health checking, reflection and limits.
 
     server = await serve({"demo": model}, ServerConfig(port=0))   # port 0: an ephemeral port
+    server = await serve({"demo": model}, cfg, text_models={"format": load_model("format")})
     print(server.port); ...; await server.stop()
 
 `run_until_signal` serves until SIGTERM/SIGINT, then shuts down gracefully: new calls are refused,
@@ -19,12 +20,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.text.models import TextSeq2Seq
 from transduce.service.bounds import RequestBounds
 from transduce.service.engine import Engine
 from transduce.service.limits import StreamLimits, StreamSlots, TokenAuth
 from transduce.service.metrics import start_metrics_http
 from transduce.service.observe import ServiceMetrics
 from transduce.service.servicer import RecognizerServicer
+from transduce.service.text_models import TextModels
 from transduce.service.wire import SERVICE_NAME, add_recognizer
 from transduce.streaming import SchedulerConfig, SessionConfigError, lookahead_index
 from transduce.streaming.heap import limit_arenas
@@ -88,6 +91,7 @@ class Server:
     cfg: ServerConfig
     metrics: ServiceMetrics
     metrics_http: asyncio.Server | None = None
+    text: TextModels | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -100,14 +104,21 @@ class Server:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.grpc_server.stop(self.cfg.grace_s if grace_s is None else grace_s)
         await self.engine.stop()
+        if self.text is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.text.close)
         if self.metrics_http is not None:
             self.metrics_http.close()
             await self.metrics_http.wait_closed()
 
 
-async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None) -> Server:
-    """Start serving `models` (name -> model; the first is the default) on the running event loop."""
+async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
+                text_models: Mapping[str, TextSeq2Seq] | None = None) -> Server:
+    """Start serving `models` (name -> speech model; the first is the default) and `text_models`
+    (name -> text model; the first formats finals, service.text_models) on the running event loop."""
     cfg = cfg or ServerConfig()
+    clash = set(models) & set(text_models or {})
+    if clash:
+        raise ValueError(f"a speech model and a text model share the name {sorted(clash)[0]!r}")
     credentials = _tls_credentials(cfg)
     for name, model in models.items():
         try:
@@ -116,9 +127,12 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
             raise ValueError(f"default look-ahead: model {name!r}: {e}") from None
     limit_arenas()  # before gRPC's threads start (streaming.heap: memory comes back after streams)
     engine = Engine(models, cfg.scheduler)
+    text = TextModels(text_models or {}, cfg.bounds.max_format_chars)
     await engine.start()
     if cfg.warm_up:
         await engine.warm_up()
+        for name in text.rewriters:
+            await text.rewrite(name, ["warm up the model at ten thirty"])
     metrics = ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
     refused = lambda: metrics.errors.inc(code="UNAUTHENTICATED")  # noqa: E731 - a one-line hook
     size = cfg.max_message_bytes
@@ -128,8 +142,8 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
                                       ("grpc.so_reuseport", 0)])  # a port in use is an error
     slots = StreamSlots(cfg.max_streams)
     limits = StreamLimits(cfg.max_stream_s, cfg.idle_timeout_s)
-    add_recognizer(RecognizerServicer(engine, slots, limits, metrics, cfg.bounds, cfg.default_lookahead_ms),
-                   server)
+    add_recognizer(RecognizerServicer(engine, slots, limits, metrics, cfg.bounds, cfg.default_lookahead_ms,
+                                      text), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):
@@ -146,9 +160,10 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None)
     except (RuntimeError, OSError) as e:
         await server.stop(0)
         await engine.stop()
+        text.close()
         where = f"{cfg.host}:{cfg.port}" if isinstance(e, RuntimeError) else where
         raise OSError(f"cannot listen on {where}: {e}") from None
-    return Server(server, port, engine, slots, health_servicer, cfg, metrics, http)
+    return Server(server, port, engine, slots, health_servicer, cfg, metrics, http, text)
 
 
 def _tls_credentials(cfg: ServerConfig) -> grpc.ServerCredentials | None:
@@ -167,9 +182,10 @@ def _tls_credentials(cfg: ServerConfig) -> grpc.ServerCredentials | None:
 
 
 async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
-                           on_start: Callable[[Server], None] | None = None) -> None:
+                           on_start: Callable[[Server], None] | None = None,
+                           text_models: Mapping[str, TextSeq2Seq] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (see the module docstring)."""
-    server = await serve(models, cfg)
+    server = await serve(models, cfg, text_models)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -7,6 +7,10 @@ a stream that passes the duration limit first gets the finals of the audio accep
 OUT_OF_RANGE. Every config is checked against the documented bounds (service.bounds) before anything
 is allocated for it; Recognize also checks its audio's format and duration before decoding it
 (service.audio_in). Each call, streaming or unary, holds one of the server's stream slots.
+
+Formatting (service.text_models): with enable_formatting, partials go out as they come and each
+final once its written form is ready (finals keep their order; a final may follow the first partials
+of the next utterance). FormatText runs a batch of texts through a text model; it holds no stream slot.
 """
 
 from __future__ import annotations
@@ -21,27 +25,31 @@ import numpy as np
 from transduce.service import convert
 from transduce.service._drain import drain
 from transduce.service.audio_in import check_not_container, recognize_audio, split_wav_header
-from transduce.service.bounds import RequestBounds, check_config
+from transduce.service.bounds import RequestBounds, check_config, check_format_request
 from transduce.service.convert import StreamSettings
 from transduce.service.engine import Engine
 from transduce.service.errors import RequestError
 from transduce.service.limits import IdleTimeoutError, StreamLimits, StreamSlots
 from transduce.service.observe import ServiceMetrics, StreamRecord
 from transduce.service.protos import asr_pb2
+from transduce.service.text_models import TextModels
 from transduce.service.wire import CorruptRequest
-from transduce.streaming import SessionError, StreamHandle, StreamTooLongError
+from transduce.streaming import SessionError, StreamHandle, StreamResult, StreamTooLongError
 
 __all__ = ["RecognizerServicer"]
 
 
 class RecognizerServicer:
-    """transduce.asr.v1.Recognizer over an Engine; `slots` bounds the concurrent calls, `limits` each;
-    `bounds` the request fields; `metrics` counts and logs the calls (service.observe)."""
+    """transduce.asr.v1.Recognizer over an Engine (speech) and TextModels; `slots` bounds the
+    concurrent calls, `limits` each; `bounds` the request fields; `metrics` counts and logs the calls
+    (service.observe)."""
 
     def __init__(self, engine: Engine, slots: StreamSlots | None = None,
                  limits: StreamLimits | None = None, metrics: ServiceMetrics | None = None,
-                 bounds: RequestBounds | None = None, default_lookahead_ms: int | None = None) -> None:
+                 bounds: RequestBounds | None = None, default_lookahead_ms: int | None = None,
+                 text: TextModels | None = None) -> None:
         self.engine, self.slots, self.limits = engine, slots or StreamSlots(None), limits or StreamLimits()
+        self.text = text or TextModels({})
         self.default_lookahead_ms = default_lookahead_ms  # for calls that do not choose one
         self.bounds = bounds or RequestBounds()
         self.metrics = metrics or ServiceMetrics(lambda: engine.active_streams, lambda: engine.busy_s)
@@ -96,6 +104,7 @@ class RecognizerServicer:
                 raise RequestError(request.message)
             check_config(request.config, self.bounds, streaming=False)
             name = record.model = self.engine.resolve(request.config.model)
+            self._check_formatting(request.config)
             audio = recognize_audio(request, self.bounds, self.limits.recognize_s)
             settings = convert.session_config(self.engine.models[name], request.config, interim=False,
                                               lookahead_ms=self.default_lookahead_ms,
@@ -107,7 +116,8 @@ class RecognizerServicer:
                 if fed == 0:
                     raise RequestError("the request holds no audio")
                 result = await self.engine.recognize_whole(name, settings.session, samples)
-                results = [convert.to_proto_result(result, settings)]
+                finals = await self._written([result], settings)
+                results = [convert.to_proto_result(r, settings) for r in finals]
                 record.results = 1
                 return asr_pb2.RecognizeResponse(results=results, audio_duration_ms=int(round(fed * 1000)))
             handle = self.engine.schedulers[name].open(settings.session)
@@ -117,7 +127,8 @@ class RecognizerServicer:
             if fed == 0:
                 raise RequestError("the request holds no audio")
             await handle.finish()
-            results = [convert.to_proto_result(r, settings) async for r in handle if r.is_final]
+            finals = await self._written([r async for r in handle if r.is_final], settings)
+            results = [convert.to_proto_result(r, settings) for r in finals]
             record.results = len(results)
         except Exception as e:  # noqa: BLE001 - every failure becomes a status for this call only
             await context.abort(*convert.error_status(e))
@@ -133,9 +144,32 @@ class RecognizerServicer:
         if isinstance(request, CorruptRequest):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         models = [convert.model_info(name, model) for name, model in self.engine.models.items()]
-        return asr_pb2.ListModelsResponse(models=models, default_model=self.engine.default)
+        models += [convert.text_model_info(name, r) for name, r in self.text.rewriters.items()]
+        return asr_pb2.ListModelsResponse(models=models, default_model=self.engine.default,
+                                          default_formatting_model=self.text.default or "")
+
+    async def FormatText(self, request: asr_pb2.FormatTextRequest,
+                         context: grpc.aio.ServicerContext) -> asr_pb2.FormatTextResponse:
+        """A batch of texts through a text model (default: the formatting model), outputs in order."""
+        try:
+            if isinstance(request, CorruptRequest):
+                raise RequestError(request.message)
+            check_format_request(request, self.bounds)
+            name = self.text.resolve(request.model)
+            texts = await self.text.rewrite(name, list(request.texts))
+        except Exception as e:  # noqa: BLE001 - every failure becomes a status for this call only
+            await context.abort(*convert.error_status(e))
+        return asr_pb2.FormatTextResponse(texts=texts)
 
     # ---------------------------------------------------------------------------------- internals
+    def _check_formatting(self, cfg: asr_pb2.RecognitionConfig) -> None:
+        if cfg.enable_formatting and self.text.default is None:
+            raise RequestError("enable_formatting: this server runs no formatting model",
+                               grpc.StatusCode.FAILED_PRECONDITION)
+
+    async def _written(self, finals: list[StreamResult], settings: StreamSettings) -> list[StreamResult]:
+        return await self.text.written(finals) if settings.formatting else finals
+
     async def _streaming_settings(self, requests: AsyncIterator) -> tuple[str, StreamSettings]:
         first = await _next(requests, self.limits)
         if first is None or not first.HasField("streaming_config"):
@@ -143,6 +177,7 @@ class RecognizerServicer:
         sc = first.streaming_config
         check_config(sc.config, self.bounds, streaming=True)
         name = self.engine.resolve(sc.config.model)
+        self._check_formatting(sc.config)
         lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else self.default_lookahead_ms
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
                                           lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
@@ -154,7 +189,8 @@ class RecognizerServicer:
         feed = _feed(handle, settings, requests, self.limits, record)
         feeder = asyncio.get_running_loop().create_task(feed)
         try:
-            async for result in handle:
+            results = handle if not settings.formatting else self.text.formatted_stream(handle)
+            async for result in results:
                 yield convert.to_response(result, settings)
                 if result.is_final and settings.single_utterance:
                     return

@@ -40,7 +40,7 @@ def _parser(message_type: type[Message]) -> Callable[[bytes], Message | CorruptR
 
 
 def add_recognizer(servicer: object, server: grpc.aio.Server) -> None:
-    """Serve `servicer`'s StreamingRecognize, Recognize and ListModels on `server`."""
+    """Serve `servicer`'s StreamingRecognize, Recognize, ListModels and FormatText on `server`."""
     pb = asr_pb2
     handlers = {
         "StreamingRecognize": grpc.stream_stream_rpc_method_handler(
@@ -52,6 +52,9 @@ def add_recognizer(servicer: object, server: grpc.aio.Server) -> None:
         "ListModels": grpc.unary_unary_rpc_method_handler(
             servicer.ListModels, request_deserializer=_parser(pb.ListModelsRequest),
             response_serializer=pb.ListModelsResponse.SerializeToString),
+        "FormatText": grpc.unary_unary_rpc_method_handler(
+            servicer.FormatText, request_deserializer=_parser(pb.FormatTextRequest),
+            response_serializer=pb.FormatTextResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     if hasattr(server, "add_registered_method_handlers"):  # grpcio >= 1.62: a faster lookup

@@ -18,7 +18,8 @@ from transduce.asr.text.rewriter import TextRewriter
 from transduce.streaming.results import StreamResult
 from transduce.streaming.transcripts import Transcript
 
-__all__ = ["FORMAT_MODEL", "FormattingSpec", "load_formatter", "format_results", "format_transcripts"]
+__all__ = ["FORMAT_MODEL", "FormattingSpec", "load_formatter", "spoken_texts", "with_written",
+           "format_results", "format_transcripts"]
 
 FORMAT_MODEL = "format"  # the bundled formatting model
 FormattingSpec = bool | str | os.PathLike | TextRewriter | None
@@ -34,17 +35,26 @@ def load_formatter(spec: FormattingSpec, device: str | torch.device = "cpu") -> 
     return TextRewriter.load(FORMAT_MODEL if spec is True else spec, device=device)
 
 
+def spoken_texts(result: StreamResult) -> list[str]:
+    """The texts of a final to format: one per alternative (its text alone when it has none)."""
+    return [alt.text for alt in result.alternatives] or [result.text]
+
+
+def with_written(result: StreamResult, written: Sequence[str]) -> StreamResult:
+    """`result` carrying `written`, the written forms of `spoken_texts(result)` in order."""
+    return dataclasses.replace(result, formatted_text=written[0], formatted_alternatives=tuple(written))
+
+
 def format_results(formatter: TextRewriter | None, results: list[StreamResult]) -> list[StreamResult]:
     """`results` with each final's formatted_text and formatted_alternatives (one per alternative)."""
     finals = [i for i, r in enumerate(results) if r.is_final]
     if formatter is None or not finals:
         return results
-    spoken = {i: [alt.text for alt in results[i].alternatives] or [results[i].text] for i in finals}
+    spoken = {i: spoken_texts(results[i]) for i in finals}
     written = iter(formatter([text for i in finals for text in spoken[i]]))
     out = list(results)
     for i in finals:
-        mine = tuple(next(written) for _ in spoken[i])
-        out[i] = dataclasses.replace(results[i], formatted_text=mine[0], formatted_alternatives=mine)
+        out[i] = with_written(results[i], [next(written) for _ in spoken[i]])
     return out
 
 
