@@ -11,7 +11,7 @@ from transduce.asr.data import format_pairs as fp
 from transduce.asr.data import verbalize as vb
 
 SPOKEN = re.compile(r"[a-z']+( [a-z']+)*")
-GENERATED = fp.PairsConfig(prose_fraction=0.0)
+GENERATED = fp.PairsConfig(prose_fraction=0.0, joined_fraction=0.0)
 needs_prose = pytest.mark.skipif(
     not fp.prose_available(),
     reason="public-domain prose not installed: apt-get install " + " ".join(fp.PROSE_MODULES.values()))
@@ -82,8 +82,9 @@ def _lines(path):
 
 def test_generated_build_is_seeded_disjoint_and_in_the_recogniser_alphabet(tmp_path):
     counts = fp.build_pairs(tmp_path / "a", 600, 100, 150, seed=5, cfg=GENERATED)
-    assert counts == {"train": 600, "train_prose": 0, "train_generated": 600, "dev": 100, "dev_prose": 0,
-                      "dev_generated": 100, "test": 150, "test_prose": 0, "test_generated": 150}
+    assert counts == {"train": 600, "train_prose": 0, "train_generated": 600, "train_joined": 0,
+                      "dev": 100, "dev_prose": 0, "dev_generated": 100, "dev_joined": 0,
+                      "test": 150, "test_prose": 0, "test_generated": 150, "test_joined": 0}
     fp.build_pairs(tmp_path / "b", 600, 100, 150, seed=5, cfg=GENERATED)
     fp.build_pairs(tmp_path / "c", 600, 100, 150, seed=6, cfg=GENERATED)
     for split in fp.SPLITS:
@@ -98,6 +99,23 @@ def test_generated_build_is_seeded_disjoint_and_in_the_recogniser_alphabet(tmp_p
             assert SPOKEN.fullmatch(spoken) and spoken in vb.spoken_variants(written, GENERATED.style)
     summary = json.loads((tmp_path / "a" / "format_pairs.json").read_text())
     assert summary["counts"] == counts and summary["prose_modules"] == {}
+
+
+def _two_of(written: str, sentences: set[str]) -> bool:
+    return any(written[:i] in sentences and written[i + 1:] in sentences
+               for i, c in enumerate(written) if c == " ")
+
+
+def test_joined_rows_are_two_sentences_of_their_own_split(tmp_path):
+    cfg = dataclasses.replace(GENERATED, joined_fraction=0.1)
+    counts = fp.build_pairs(tmp_path, 300, 50, 80, seed=4, cfg=cfg)
+    assert (counts["train"], counts["train_joined"], counts["dev_joined"], counts["test_joined"]) == (330, 30, 5, 8)
+    targets = {s: [w for _, w in fp.read_pairs(tmp_path, s)] for s in fp.SPLITS}
+    for split, written in targets.items():
+        assert sum(_two_of(w, set(written)) for w in written) == counts[f"{split}_joined"]
+        assert all(SPOKEN.fullmatch(spoken) for spoken, _ in fp.read_pairs(tmp_path, split))
+    train = set(targets["train"])
+    assert not train & set(targets["test"]) and not train & set(targets["dev"])
 
 
 def test_test_split_does_not_move_when_train_grows(tmp_path):
