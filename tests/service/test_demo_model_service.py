@@ -115,8 +115,8 @@ def test_cli_python_api_evaluate_and_service_finals_agree_on_files(demo, tmp_pat
         paths.append(path)
     api = [t.text for t in Recognizer(demo).transcribe(paths, batch_size=2)]
     out = tmp_path / "out.txt"
-    assert cli_main(["transcribe", *map(str, paths), "--model", "demo", "--out", str(out), "--output-format", "txt",
-                     "--no-progress"]) == 0
+    assert cli_main(["transcribe", *map(str, paths), "--model", "demo", "--out", str(out),
+                     "--output-format", "txt", "--no-progress"]) == 0
     cli = dict(line.split("\t", 1) for line in out.read_text().splitlines())
     assert [cli[str(p)] for p in paths] == api
     entries = [ManifestEntry(str(p), wave.open(str(p)).getnframes() / 16000, REFERENCE) for p in paths]

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_messages_import_and_the_stub_has_every_method():
     from transduce.service.protos import RECOGNIZER, RecognizerStub
 
-    assert {m.name for m in RECOGNIZER.methods} == {"StreamingRecognize", "Recognize", "ListModels", "FormatText"}
+    methods = {m.name for m in RECOGNIZER.methods}
+    assert methods == {"StreamingRecognize", "Recognize", "ListModels", "FormatText"}
     assert RECOGNIZER.full_name == "transduce.asr.v1.Recognizer"
     streaming = RECOGNIZER.methods_by_name["StreamingRecognize"]
     assert streaming.client_streaming and streaming.server_streaming
