@@ -74,10 +74,15 @@ class TextRewriter:
     @classmethod
     def load(cls, model: str | os.PathLike = "format", device: str | torch.device = "cpu",
              **settings: object) -> TextRewriter:
-        """The rewriter of a checkpoint directory or bundled model name (default: the formatting model)."""
+        """The rewriter of a checkpoint directory or bundled model name (default: the formatting model);
+        weights stored in half precision compute in float32 on the CPU."""
         from transduce.asr.checkpoint import load_model
 
-        return cls(load_model(model, device=device), **settings)  # type: ignore[arg-type]
+        loaded = load_model(model, device=device)
+        half = next(loaded.parameters()).dtype in (torch.float16, torch.bfloat16)
+        if half and torch.device(device).type == "cpu":
+            loaded.float()
+        return cls(loaded, **settings)  # type: ignore[arg-type]
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         """The outputs of `texts`, in order."""

@@ -1,4 +1,5 @@
-"""A clean model directory from a training run: the newest checkpoint (or the mean of the last K), float32.
+"""A clean model directory from a training run: the newest checkpoint (or the mean of the last K), float32
+(or float16, half the bytes, for a model bundled in git; loaders compute in float32 on the CPU).
 
     export_model("runs/demo1", "asr/assets/models/demo", average_last=5)
 
@@ -47,13 +48,20 @@ def _sources(source: Path, average_last: int) -> list[Path]:
     raise CheckpointError(f"{source}: neither a training run with checkpoints nor a model directory")
 
 
-def export_model(source: str | Path, out: str | Path, average_last: int = 1) -> ExportReport:
-    """Write the newest checkpoint of `source` (or the mean of its last `average_last`) to `out`, float32."""
+STORAGE_DTYPES = (torch.float32, torch.float16)
+
+
+def export_model(source: str | Path, out: str | Path, average_last: int = 1,
+                 dtype: torch.dtype = torch.float32) -> ExportReport:
+    """Write the newest checkpoint of `source` (or the mean of its last `average_last`) to `out` in `dtype`
+    (float32 or float16; the mean is taken in float32 before rounding)."""
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be float32 or float16, got {dtype}")
     paths = _sources(Path(source), average_last)
     model = load_model(paths[-1])
     if len(paths) > 1:
         model.load_state_dict(average_checkpoints(paths))
-    model.to(torch.float32)
+    model.to(torch.float32).to(dtype)
     directory = save_model(model, out)
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     return ExportReport(directory, tuple(paths), sum(p.numel() for p in model.parameters()), size)

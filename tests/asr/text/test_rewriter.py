@@ -58,3 +58,17 @@ def test_bad_inputs_raise_before_running(model) -> None:
         TextRewriter(model, method="sample")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="needs a TextSeq2Seq"):
         TextRewriter(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+
+
+def test_half_precision_weights_load_to_compute_in_float32(model, texts: list[str], tmp_path) -> None:
+    import copy
+
+    from transduce.asr.checkpoint import save_model
+
+    stored = copy.deepcopy(model).half()
+    save_model(stored, tmp_path / "half", model.tokenizer)
+    loaded = TextRewriter.load(tmp_path / "half", method="greedy")
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+    rounded = copy.deepcopy(model).half().float()
+    rounded.tokenizer = model.tokenizer
+    assert loaded(texts) == TextRewriter(rounded, method="greedy")(texts)

@@ -64,6 +64,20 @@ def test_a_float64_model_directory_is_written_in_float32(run_dir, tmp_path):
         assert torch.equal(got[key], value.float() if value.is_floating_point() else value), key
 
 
+def test_half_export_is_the_float32_export_rounded_and_half_the_weight_bytes(run_dir, tmp_path):
+    full = export_model(run_dir, tmp_path / "f32", average_last=2)
+    half = export_model(run_dir, tmp_path / "f16", average_last=2, dtype=torch.float16)
+    expect = load_model(tmp_path / "f32").state_dict()
+    for key, value in load_model(tmp_path / "f16").state_dict().items():
+        rounded = expect[key].half() if expect[key].is_floating_point() else expect[key]
+        assert torch.equal(value, rounded), key
+    weights = [(r.out / "model.safetensors").stat().st_size for r in (full, half)]
+    assert weights[1] < 0.6 * weights[0]
+    with pytest.raises(ValueError, match="float32 or float16"):
+        export_model(run_dir, tmp_path / "bf16", dtype=torch.bfloat16)
+    assert main(["export", str(run_dir), str(tmp_path / "cli16"), "--half"]) == 0
+
+
 def test_cli_prints_the_size_and_refuses_bad_requests(run_dir, tmp_path, capsys):
     assert main(["export", str(run_dir), str(tmp_path / "m"), "--average-last", "3"]) == 0
     out = capsys.readouterr().out
