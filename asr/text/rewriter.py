@@ -31,6 +31,9 @@ Method = Literal["greedy", "beam", "aggressive"]
 METHODS: tuple[Method, ...] = ("greedy", "beam", "aggressive")
 
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
 class TextTooLongError(ValueError):
     """An input text is longer than the rewriter accepts."""
 
@@ -54,7 +57,9 @@ def output_limit(source_tokens: int) -> int:
 
 
 class TextRewriter:
-    """A TextSeq2Seq (with its `.tokenizer`) and its decoding settings; see the module docstring."""
+    """A TextSeq2Seq (with its `.tokenizer`) and its decoding settings; see the module docstring. A model
+    on the CPU with half-precision weights (as bundled) is turned to float32 in place: CPUs compute those
+    slowly or not at all."""
 
     def __init__(self, model: TextSeq2Seq, method: Method = "aggressive", beam_size: int = 4,
                  batch_size: int = 32, max_chars: int = 4000) -> None:
@@ -67,6 +72,9 @@ class TextRewriter:
         if beam_size < 1 or batch_size < 1 or max_chars < 1:
             raise ValueError(f"beam_size, batch_size and max_chars must be >= 1, got {beam_size}, "
                              f"{batch_size}, {max_chars}")
+        weight = next(model.parameters(), None)
+        if weight is not None and weight.device.type == "cpu" and weight.dtype in HALF_DTYPES:
+            model.float()
         self.model, self.tokenizer = model.eval(), model.tokenizer
         self.method, self.beam_size = method, beam_size
         self.batch_size, self.max_chars = batch_size, max_chars
@@ -74,15 +82,10 @@ class TextRewriter:
     @classmethod
     def load(cls, model: str | os.PathLike = "format", device: str | torch.device = "cpu",
              **settings: object) -> TextRewriter:
-        """The rewriter of a checkpoint directory or bundled model name (default: the formatting model);
-        weights stored in half precision compute in float32 on the CPU."""
+        """The rewriter of a checkpoint directory or bundled model name (default: the formatting model)."""
         from transduce.asr.checkpoint import load_model
 
-        loaded = load_model(model, device=device)
-        half = next(loaded.parameters()).dtype in (torch.float16, torch.bfloat16)
-        if half and torch.device(device).type == "cpu":
-            loaded.float()
-        return cls(loaded, **settings)  # type: ignore[arg-type]
+        return cls(load_model(model, device=device), **settings)  # type: ignore[arg-type]
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         """The outputs of `texts`, in order."""

@@ -60,10 +60,10 @@ def test_bad_inputs_raise_before_running(model) -> None:
         TextRewriter(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
 
 
-def test_half_precision_weights_load_to_compute_in_float32(model, texts: list[str], tmp_path) -> None:
+def test_half_precision_weights_compute_in_float32_on_the_cpu(model, texts: list[str], tmp_path) -> None:
     import copy
 
-    from transduce.asr.checkpoint import save_model
+    from transduce.asr.checkpoint import load_model, save_model
 
     stored = copy.deepcopy(model).half()
     save_model(stored, tmp_path / "half", model.tokenizer)
@@ -72,3 +72,6 @@ def test_half_precision_weights_load_to_compute_in_float32(model, texts: list[st
     rounded = copy.deepcopy(model).half().float()
     rounded.tokenizer = model.tokenizer
     assert loaded(texts) == TextRewriter(rounded, method="greedy")(texts)
+    served = load_model(tmp_path / "half")  # as the service loads it
+    assert TextRewriter(served, method="greedy")(texts) == loaded(texts)
+    assert {p.dtype for p in served.parameters()} == {torch.float32}
