@@ -111,23 +111,26 @@ def diverse_beam_search(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, beam:
 
 @torch.inference_mode()
 def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len: int,
-                      max_ngram: int = 3) -> AggressiveResult:
+                      max_ngram: int = 3, max_draft: int | None = None) -> AggressiveResult:
     """Greedy's tokens for src (B, T') with lengths (B,), verifying source drafts (Ge et al. 2022).
 
-    A pass feeds, per unfinished source, the token accepted last and the draft d = the source from
-    its aligned position p, then eos (cut so no more than max_len tokens can be accepted), in ONE
-    `step`. With g the argmaxes of that pass, the longest prefix d[:m] with d[i] == g[i] is greedy's
-    output, and g[m] is greedy's next token: both are accepted and the cache is rolled back to the
-    tokens fed and accepted. Re-drafting after a mismatch: the output's last k tokens (k =
-    max_ngram, else fewer) are searched in the source and p becomes the end of the occurrence
-    nearest to p + m + 1 (the longest k found wins); when no suffix occurs, p = p + m + 1 (the
-    mismatch taken as a substitution). The draft only changes the speed, never the tokens.
+    A pass feeds, per unfinished source, the token accepted last and the draft d = the source from its
+    aligned position p, then eos (cut so no more than max_len tokens can be accepted, and to max_draft
+    tokens when given: a pass costs compute per draft token, and drafts seldom survive whole when the
+    output edits the input often), in ONE `step`. With g the argmaxes of that pass, the longest prefix
+    d[:m] with d[i] == g[i] is greedy's output, and g[m] is greedy's next token: both are accepted and
+    the cache is rolled back to the tokens fed and accepted. Re-drafting after a mismatch: the output's
+    last k tokens (k = max_ngram, else fewer) are searched in the source and p becomes the end of the
+    occurrence nearest to p + m + 1 (the longest k found wins); when no suffix occurs, p = p + m + 1
+    (the mismatch taken as a substitution). The draft only changes the speed, never the tokens.
 
     Batched: each pass runs every unfinished source (drafts padded to the longest) in one step,
     rows keeping different numbers of tokens; sources leave the batch when they finish. passes[b]
     counts the passes source b took part in; the batch runs max(passes) sequential passes.
     """
     _check(src, src_lens, max_len)
+    if max_draft is not None and max_draft < 1:
+        raise ValueError(f"max_draft must be >= 1 or None, got {max_draft}")
     b, eos = src.shape[0], model.cfg.eos_id
     memory, memory_lens = model.encode(src, src_lens)
     cache = model.init_cache(memory, memory_lens)
@@ -136,7 +139,7 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
     passes, pointer, last = [0] * b, [0] * b, [model.cfg.bos_id] * b
     active = list(range(b)) if max_len > 0 else []
     while active:
-        limit = [max_len - len(out[i]) - 1 for i in active]
+        limit = [min(max_len - len(out[i]) - 1, max_draft or max_len) for i in active]
         drafts = [(sources[i][pointer[i]:] + [eos])[:n] for i, n in zip(active, limit)]
         width = 1 + max(len(d) for d in drafts)
         fed = torch.tensor([[last[i]] + d + [eos] * (width - 1 - len(d)) for i, d in zip(active, drafts)],

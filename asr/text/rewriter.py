@@ -32,6 +32,7 @@ METHODS: tuple[Method, ...] = ("greedy", "beam", "aggressive")
 
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+MAX_DRAFT = None  # aggressive decoding's draft length per pass (None: the rest of the source)
 
 
 class TextTooLongError(ValueError):
@@ -62,7 +63,7 @@ class TextRewriter:
     slowly or not at all."""
 
     def __init__(self, model: TextSeq2Seq, method: Method = "aggressive", beam_size: int = 4,
-                 batch_size: int = 32, max_chars: int = 4000) -> None:
+                 batch_size: int = 32, max_chars: int = 4000, max_draft: int | None = MAX_DRAFT) -> None:
         if not isinstance(model, TextSeq2Seq):
             raise TypeError(f"a TextRewriter needs a TextSeq2Seq, got {type(model).__name__}")
         if getattr(model, "tokenizer", None) is None:
@@ -77,7 +78,7 @@ class TextRewriter:
             model.float()
         self.model, self.tokenizer = model.eval(), model.tokenizer
         self.method, self.beam_size = method, beam_size
-        self.batch_size, self.max_chars = batch_size, max_chars
+        self.batch_size, self.max_chars, self.max_draft = batch_size, max_chars, max_draft
 
     @classmethod
     def load(cls, model: str | os.PathLike = "format", device: str | torch.device = "cpu",
@@ -121,7 +122,7 @@ class TextRewriter:
             src[b, : len(r)] = torch.tensor(r, device=device)
         max_len = output_limit(int(lens.max()))
         if self.method == "aggressive":
-            result = decoding.aggressive_decode(self.model, src, lens, max_len)
+            result = decoding.aggressive_decode(self.model, src, lens, max_len, max_draft=self.max_draft)
             tokens, passes = result.tokens, max(result.passes)
         else:
             if self.method == "greedy":

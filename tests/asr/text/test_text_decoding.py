@@ -128,6 +128,8 @@ def test_aggressive_is_greedy_on_random_models(pos: str, tie: bool, max_len: int
         model = seq2seq(pos, tie=tie, seed=seed, device=device)
         src, src_lens = batch(SRC_LENS, seed=seed, device=device)
         expected = greedy(model, src, src_lens, max_len)
+        for max_draft in (1, 2, 5):
+            assert aggressive_decode(model, src, src_lens, max_len, max_draft=max_draft).tokens == expected
         result = aggressive_decode(model, src, src_lens, max_len)
         assert result.tokens == expected
         assert all(p <= s for p, s in zip(result.passes, _greedy_steps(expected, max_len)))
@@ -152,6 +154,11 @@ def test_aggressive_on_copied_inputs_needs_one_pass_each(copier, dtype: torch.dt
     greedy_steps = _greedy_steps(expected, max_len)
     assert all(p <= s for p, s in zip(result.passes, greedy_steps))
     assert sum(result.passes) * 4 <= sum(greedy_steps)
+    capped = aggressive_decode(model, src, src_lens, max_len, max_draft=4)
+    assert capped.tokens == expected
+    assert all(c == -(-(len(t) + 1) // 5) for c, t, ok in zip(capped.passes, expected, copied) if ok)
+    with pytest.raises(ValueError, match="max_draft must be >= 1"):
+        aggressive_decode(model, src, src_lens, max_len, max_draft=0)
 
 
 def test_aggressive_on_inputs_the_model_does_not_copy(copier) -> None:
