@@ -171,6 +171,20 @@ def by_category(hyps: list[str], refs: list[str]) -> dict[str, tuple[int, float,
             for label, ix in sorted(groups.items())}
 
 
+def origins(refs: list[str]) -> list[str]:
+    """Per reference: "prose" (a sentence of the installed public-domain prose), "joined" (two sentences
+    of the split in a row) or "generated"."""
+    from transduce.asr.data.format_pairs import prose_available, prose_sentences
+
+    prose = set(prose_sentences()) if prose_available() else set()
+    single = set(refs)
+
+    def two_of(text: str) -> bool:
+        return any(text[:i] in single and text[i + 1:] in single for i, c in enumerate(text) if c == " ")
+
+    return ["prose" if r in prose else "joined" if two_of(r) else "generated" for r in refs]
+
+
 def run_peer(args: argparse.Namespace, spoken: list[str]) -> dict:
     if not Path(args.itn_python).exists():
         venv = Path(args.itn_python).parents[1]
@@ -241,6 +255,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"throughput, one core: ours (aggressive, batched) {ab['sentences_per_s']:.1f} / nemo ITN "
               f"{peer['sentences_per_s']:.1f} sentences/s = {ratio:.2f}x (its grammar load "
               f"{peer['load_s']:.1f} s not counted)")
+
+    print("\nby origin (aggressive, 1 thread)")
+    kinds = origins(refs)
+    rows = []
+    for kind in ("prose", "generated", "joined"):
+        ix = [i for i, k in enumerate(kinds) if k == kind]
+        if ix:
+            s = score([ab["outputs"][i] for i in ix], [refs[i] for i in ix])
+            rows.append([kind, str(len(ix)), f"{100 * s.exact:.1f}", f"{100 * s.loose:.1f}",
+                         f"{100 * s.punctuation.f1:.1f}"])
+    print_table(["origin", "n", "exact %", "insens. %", "punct F1 %"], rows)
 
     print("\nby category (aggressive, 1 thread): sentences, exact %, case/punct-insensitive %")
     cats = by_category(runs["aggressive", 1]["outputs"], refs)

@@ -111,7 +111,8 @@ def diverse_beam_search(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, beam:
 
 @torch.inference_mode()
 def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len: int,
-                      max_ngram: int = 3, max_draft: int | None = None) -> AggressiveResult:
+                      max_ngram: int = 3, max_draft: int | None = None,
+                      drafts: list[list[int]] | None = None) -> AggressiveResult:
     """Greedy's tokens for src (B, T') with lengths (B,), verifying source drafts (Ge et al. 2022).
 
     A pass feeds, per unfinished source, the token accepted last and the draft d = the source from its
@@ -124,6 +125,9 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
     occurrence nearest to p + m + 1 (the longest k found wins); when no suffix occurs, p = p + m + 1
     (the mismatch taken as a substitution). The draft only changes the speed, never the tokens.
 
+    `drafts` (per source, token ids) replaces the source as the text drafts are cut from: a guess
+    nearer the output (the source with its likely edits made) saves a pass per edit guessed right.
+
     Batched: each pass runs every unfinished source (drafts padded to the longest) in one step,
     rows keeping different numbers of tokens; sources leave the batch when they finish. passes[b]
     counts the passes source b took part in; the batch runs max(passes) sequential passes.
@@ -134,21 +138,23 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
     b, eos = src.shape[0], model.cfg.eos_id
     memory, memory_lens = model.encode(src, src_lens)
     cache = model.init_cache(memory, memory_lens)
-    sources = [row[:n] for row, n in zip(src.tolist(), src_lens.tolist())]
+    sources = [row[:n] for row, n in zip(src.tolist(), src_lens.tolist())] if drafts is None else drafts
+    if len(sources) != b:
+        raise ValueError(f"drafts must hold one token list per source ({b}), got {len(sources)}")
     out: list[list[int]] = [[] for _ in range(b)]
     passes, pointer, last = [0] * b, [0] * b, [model.cfg.bos_id] * b
     active = list(range(b)) if max_len > 0 else []
     while active:
         limit = [min(max_len - len(out[i]) - 1, max_draft or max_len) for i in active]
-        drafts = [(sources[i][pointer[i]:] + [eos])[:n] for i, n in zip(active, limit)]
-        width = 1 + max(len(d) for d in drafts)
-        fed = torch.tensor([[last[i]] + d + [eos] * (width - 1 - len(d)) for i, d in zip(active, drafts)],
+        pieces = [(sources[i][pointer[i]:] + [eos])[:n] for i, n in zip(active, limit)]
+        width = 1 + max(len(d) for d in pieces)
+        fed = torch.tensor([[last[i]] + d + [eos] * (width - 1 - len(d)) for i, d in zip(active, pieces)],
                            dtype=torch.long, device=src.device)  # (B_active, 1 + n)
         before = cache.lengths.tolist()
         logits, cache = model.step(fed, cache)
         guesses = logits.argmax(dim=-1).tolist()
         keep, still = [], []
-        for row, (i, d, g) in enumerate(zip(active, drafts, guesses)):
+        for row, (i, d, g) in enumerate(zip(active, pieces, guesses)):
             passes[i] += 1
             m = 0
             while m < len(d) and d[m] == g[m]:

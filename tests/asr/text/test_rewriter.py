@@ -3,7 +3,7 @@
 import pytest
 import torch
 from text_helpers import seq2seq
-from transduce.asr.text.rewriter import TextRewriter, TextTooLongError, normalize_source
+from transduce.asr.text.rewriter import TextRewriter, TextTooLongError, normalize_source, sentence_draft
 from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
 VOCAB = 80
@@ -30,6 +30,7 @@ def test_methods_and_batching_agree_with_greedy(model, texts: list[str]) -> None
     for method, batch_size in [("aggressive", 1), ("aggressive", 4), ("aggressive", 32), ("greedy", 3)]:
         assert TextRewriter(model, method=method, batch_size=batch_size)(texts) == greedy.texts
     assert TextRewriter(model, method="beam", beam_size=1)(texts) == greedy.texts
+    assert TextRewriter(model, draft=None, max_draft=3)(texts) == greedy.texts  # drafts only change speed
     aggressive = TextRewriter(model, batch_size=len(texts)).rewrite(texts)
     assert 0 < aggressive.passes <= greedy.passes
 
@@ -39,6 +40,12 @@ def test_each_output_is_its_own_input_s(model, texts: list[str]) -> None:
     together = rewriter(texts)
     assert [rewriter([t])[0] for t in texts] == together
     assert rewriter(list(reversed(texts))) == list(reversed(together))
+
+
+def test_sentence_draft_makes_the_edits_most_outputs_make() -> None:
+    assert sentence_draft("i think i'm late said i") == "I think I'm late said I."
+    assert sentence_draft("it is in india") == "It is in india."
+    assert sentence_draft("") == ""
 
 
 def test_inputs_are_put_in_spoken_form(model) -> None:

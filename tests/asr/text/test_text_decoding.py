@@ -130,6 +130,9 @@ def test_aggressive_is_greedy_on_random_models(pos: str, tie: bool, max_len: int
         expected = greedy(model, src, src_lens, max_len)
         for max_draft in (1, 2, 5):
             assert aggressive_decode(model, src, src_lens, max_len, max_draft=max_draft).tokens == expected
+        g = torch.Generator().manual_seed(seed)
+        drafts = [torch.randint(3, model.cfg.vocab_size, (int(n),), generator=g).tolist() for n in SRC_LENS]
+        assert aggressive_decode(model, src, src_lens, max_len, drafts=drafts).tokens == expected
         result = aggressive_decode(model, src, src_lens, max_len)
         assert result.tokens == expected
         assert all(p <= s for p, s in zip(result.passes, _greedy_steps(expected, max_len)))
@@ -157,6 +160,11 @@ def test_aggressive_on_copied_inputs_needs_one_pass_each(copier, dtype: torch.dt
     capped = aggressive_decode(model, src, src_lens, max_len, max_draft=4)
     assert capped.tokens == expected
     assert all(c == -(-(len(t) + 1) // 5) for c, t, ok in zip(capped.passes, expected, copied) if ok)
+    drafts = [out + [9] for out in expected]  # greedy's own output (plus a wrong token) as the draft
+    guided = aggressive_decode(model, src, src_lens, max_len, drafts=drafts)
+    assert guided.tokens == expected and all(p <= 2 for p in guided.passes)
+    with pytest.raises(ValueError, match="one token list per source"):
+        aggressive_decode(model, src, src_lens, max_len, drafts=drafts[1:])
     with pytest.raises(ValueError, match="max_draft must be >= 1"):
         aggressive_decode(model, src, src_lens, max_len, max_draft=0)
 
