@@ -104,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pairs", default=str(REPO / "data" / "format_pairs"), help="format_pairs folder")
     ap.add_argument("--limit", type=int, default=None, help="first N test sentences only")
     ap.add_argument("--quick", action="store_true", help="300 sentences, latency on 50")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--latency-n", type=int, default=300, help="sentences for the one-at-a-time mode")
     ap.add_argument("--itn-python", default=os.environ.get("ITN_PYTHON", "/work/itn_venv/bin/python"))
     ap.add_argument("--itn-cache", default=os.environ.get("ITN_CACHE", "/work/itn_cache"))

@@ -31,8 +31,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="aggressive", choices=("aggressive", "greedy", "beam"),
                         help="decoding (default aggressive: greedy's output, fewer decoder passes)")
     parser.add_argument("--beam-size", type=int, default=4, metavar="N", help="beam width (default 4)")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N",
-                        help="lines per batch (default 32)")
+    parser.add_argument("--batch-size", type=int, default=64, metavar="N",
+                        help="lines per batch (default 64)")
     parser.add_argument("--max-chars", type=int, default=4000, metavar="N",
                         help="longest line accepted (default 4000 characters)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
