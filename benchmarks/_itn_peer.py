@@ -9,6 +9,7 @@ normalized one by one with normalize(verbose=False), as NeMo's own ITN script do
 import argparse
 import json
 import time
+from importlib.metadata import version
 
 ap = argparse.ArgumentParser()
 ap.add_argument("inputs")
@@ -17,7 +18,6 @@ ap.add_argument("--threads", type=int, default=1)  # pynini runs on one core wha
 ap.add_argument("--out", required=True)
 args = ap.parse_args()
 
-import nemo_text_processing  # noqa: E402
 from nemo_text_processing.inverse_text_normalization.inverse_normalize import InverseNormalizer  # noqa: E402
 
 with open(args.inputs) as f:
@@ -31,4 +31,4 @@ outputs = [itn.normalize(s, verbose=False) for s in spoken]
 run_s = time.perf_counter() - start
 with open(args.out, "w") as f:
     json.dump({"outputs": outputs, "load_s": load_s, "run_s": run_s, "sentences_per_s": len(spoken) / run_s,
-               "version": getattr(nemo_text_processing, "__version__", "?")}, f)
+               "version": version("nemo_text_processing")}, f)

@@ -16,6 +16,7 @@ import grpc
 import pytest
 from grpc_helpers import ENDPOINTING_OFF, load, offline_text, pcm16, speechlike, tiny_model_dir, wav_bytes
 from test_metrics_registry import parse
+from transduce.asr.checkpoint import bundled_models
 from transduce.service.client import StreamOptions, stream_pcm16
 from transduce.service.server import ServerConfig, serve
 
@@ -117,6 +118,9 @@ def test_cli_serve_with_tls_metrics_and_json_logs(certs, model_dir, tmp_path):
     try:
         serving, metrics = proc.stdout.readline(), proc.stdout.readline()
         assert serving.startswith("serving tiny on 127.0.0.1:"), (serving, proc.poll() and proc.stderr.read())
+        if "format" in bundled_models():  # served beside the speech model by default
+            assert metrics == "text models: format\n"
+            metrics = proc.stdout.readline()
         assert metrics.startswith("metrics on http://127.0.0.1:"), metrics
         target, metrics_port = serving.split()[-1], int(metrics.rsplit(":", 1)[1].split("/")[0])
         out = subprocess.run([*CLI, "stream", str(tmp_path / "a.wav"), "--server", target, "--tls-ca", cert,
