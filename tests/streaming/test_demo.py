@@ -16,6 +16,7 @@ from transduce.asr.audio import sample_transcript
 from transduce.asr.checkpoint import bundled_models
 from transduce.asr.encoders import ConformerConfig
 from transduce.asr.models.asr_model import ASRModel, ASRModelConfig, transducer_heads
+from transduce.asr.text.rewriter import TextRewriter
 from transduce.asr.tokenizers import CharTokenizer
 
 
@@ -65,6 +66,10 @@ def test_demo_with_a_model_shows_offline_and_streaming_transcripts(model_dir):
         assert float(wer) == pytest.approx(100 * _word_errors(ref, text.split()) / len(ref), abs=0.05)
         assert float(rtf) > 0
     assert re.search(r"^ +\d+\.\d\d- *\d+\.\d\d  [01]\.\d\d  \S", out, re.M)  # a word: times, confidence
+    if "format" in bundled_models():  # the offline transcript in written form, by the bundled text model
+        written = re.search(r"^  written +'(.*)'  \(the bundled text model 'format'", out, re.M).group(1)
+        offline = re.search(r"^  offline +'(.*)'  WER", out, re.M).group(1)
+        assert written == TextRewriter.load("format")([offline])[0]
 
 
 def test_demo_refuses_a_look_ahead_the_model_does_not_have(model_dir):
