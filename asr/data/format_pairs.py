@@ -21,6 +21,11 @@ Two sources, mixed by `PairsConfig.prose_fraction`:
 Joined: `PairsConfig.joined_fraction` more rows per split, each two of its sentences in a row (a
 transcript often holds several sentences; the model learns where one ends).
 
+Spliced: `PairsConfig.spliced_fraction` (of the split's prose rows) more rows, each a prose sentence
+of the split with a number phrase put before its end mark ("... on March 3, 2024.", "... for $12.50?"):
+numbers, money, dates and times in contexts no template has, so the model learns the conventions
+rather than the templates' frames. Off by default (the bundled model was trained without it).
+
 Splits: every distinct written sentence goes to one split only, so no dev or test target occurs in
 train. The test split is drawn first and does not change when `n_train` or `n_dev` change. Layout:
 DIR/{train,dev,test}.jsonl and DIR/format_pairs.json (settings, counts, prose sources).
@@ -42,11 +47,12 @@ from pathlib import Path
 
 from transduce.asr.data import verbalize as vb
 
-__all__ = ["SPLITS", "PROSE_MODULES", "CATEGORIES", "ProseSourceMissing", "PairsConfig", "prose_available",
-           "prose_sentences", "generate_written", "categories", "build_pairs", "read_pairs",
-           "category_labels"]
+__all__ = ["SPLITS", "ORIGINS", "PROSE_MODULES", "CATEGORIES", "ProseSourceMissing", "PairsConfig",
+           "prose_available", "prose_sentences", "generate_written", "categories", "build_pairs",
+           "read_pairs", "category_labels"]
 
 SPLITS = ("train", "dev", "test")
+ORIGINS = ("prose", "generated", "joined", "spliced")  # where a row's written sentence comes from
 DEFAULT_SWORD_DIR = "/usr/share/sword"
 # SWORD module (the [name] of its mods.d/*.conf) -> the Debian package that installs it.
 PROSE_MODULES = {"engWEB2015eb": "sword-text-web", "MHCC": "sword-comm-mhcc", "TDavid": "sword-comm-tdavid"}
@@ -74,6 +80,8 @@ class PairsConfig:
     prose_fraction: float = 0.5
     # extra rows per split that join two of its sentences ("A. B?"): transcripts often hold several
     joined_fraction: float = 0.1
+    # extra rows per split (a share of its prose rows): a prose sentence + a number phrase ("... for $5.")
+    spliced_fraction: float = 0.0
     min_words: int = 3
     max_words: int = 40
     modules: tuple[str, ...] = tuple(PROSE_MODULES)
@@ -84,7 +92,7 @@ class PairsConfig:
         ("ordinal", 0.08), ("date", 0.13), ("time", 0.13), ("mixed", 0.06), ("everyday", 0.08)))
 
     def __post_init__(self) -> None:
-        for name in ("prose_fraction", "joined_fraction"):
+        for name in ("prose_fraction", "joined_fraction", "spliced_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         unknown = {name for name, _ in self.generated_weights} - set(_TEMPLATES)
@@ -468,16 +476,16 @@ def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed
     out.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         rows = [(w, "prose") for w in prose[split]] + [(w, "generated") for w in generated[split]]
-        rows += _joined(rows, cfg.joined_fraction, random.Random(f"{seed}:joined:{split}"))
+        rows += (_joined(rows, cfg.joined_fraction, random.Random(f"{seed}:joined:{split}"))
+                 + _spliced(prose[split], cfg.spliced_fraction, random.Random(f"{seed}:spliced:{split}")))
         random.Random(f"{seed}:order:{split}").shuffle(rows)
         speak = random.Random(f"{seed}:spoken:{split}")
         with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
             for written, _ in rows:
                 spoken = vb.verbalize(written, speak, cfg.style)
                 f.write(json.dumps({"src": spoken, "tgt": written}, ensure_ascii=False) + "\n")
-        counts.update({split: len(rows), f"{split}_prose": len(prose[split]),
-                       f"{split}_generated": len(generated[split]),
-                       f"{split}_joined": len(rows) - len(prose[split]) - len(generated[split])})
+        counts[split] = len(rows)
+        counts.update({f"{split}_{origin}": sum(o == origin for _, o in rows) for origin in ORIGINS})
     used = {m: PROSE_MODULES.get(m, "?") for m in cfg.modules} if any(prose.values()) else {}
     summary = {"seed": seed, "counts": counts, "config": asdict(cfg), "prose_modules": used}
     (out / "format_pairs.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -490,6 +498,27 @@ def _joined(rows: list[tuple[str, str]], fraction: float, rng: random.Random) ->
         return []
     return [(f"{a} {b}", "joined") for (a, _), (b, _) in
             (rng.sample(rows, 2) for _ in range(round(fraction * len(rows))))]
+
+
+# A phrase put before a prose sentence's end mark: (preposition, the written number phrase).
+_SPLICES: tuple[tuple[str, Callable[[random.Random], str]], ...] = (
+    ("on", _date), ("in", _year), ("at", _digit_time), ("for", _money), ("by", _percent),
+    ("with", lambda r: f"{_count(r)} others"), ("until the", lambda r: _ordinal(r)))
+
+
+def _spliced(prose: list[str], fraction: float, rng: random.Random) -> list[tuple[str, str]]:
+    """round(fraction * len(prose)) extra rows: a sentence of `prose` with a number phrase before its
+    end mark (a phrase ending in "." only before "."; "7 a.m.?" is not written)."""
+    out = []
+    for _ in range(round(fraction * len(prose)) if prose else 0):
+        sentence = rng.choice(prose)
+        body, mark = sentence[:-1], sentence[-1]
+        preposition, make = rng.choice(_SPLICES)
+        phrase = make(rng)
+        while mark != "." and phrase.endswith("."):
+            phrase = make(rng)
+        out.append((f"{body} {preposition} {phrase}{'' if phrase.endswith('.') else mark}", "spliced"))
+    return out
 
 
 def read_pairs(out_dir: str | Path, split: str) -> list[tuple[str, str]]:

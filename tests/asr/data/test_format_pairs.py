@@ -82,9 +82,12 @@ def _lines(path):
 
 def test_generated_build_is_seeded_disjoint_and_in_the_recogniser_alphabet(tmp_path):
     counts = fp.build_pairs(tmp_path / "a", 600, 100, 150, seed=5, cfg=GENERATED)
-    assert counts == {"train": 600, "train_prose": 0, "train_generated": 600, "train_joined": 0,
-                      "dev": 100, "dev_prose": 0, "dev_generated": 100, "dev_joined": 0,
-                      "test": 150, "test_prose": 0, "test_generated": 150, "test_joined": 0}
+    sizes = {"train": 600, "dev": 100, "test": 150}
+    expected = {}
+    for split, n in sizes.items():
+        expected.update({split: n, f"{split}_prose": 0, f"{split}_generated": n, f"{split}_joined": 0,
+                         f"{split}_spliced": 0})
+    assert counts == expected
     fp.build_pairs(tmp_path / "b", 600, 100, 150, seed=5, cfg=GENERATED)
     fp.build_pairs(tmp_path / "c", 600, 100, 150, seed=6, cfg=GENERATED)
     for split in fp.SPLITS:
@@ -117,6 +120,24 @@ def test_joined_rows_are_two_sentences_of_their_own_split(tmp_path):
         assert all(SPOKEN.fullmatch(spoken) for spoken, _ in fp.read_pairs(tmp_path, split))
     train = set(targets["train"])
     assert not train & set(targets["test"]) and not train & set(targets["dev"])
+
+
+def test_spliced_rows_put_a_number_phrase_into_a_prose_sentence_of_their_split(fake_sword, tmp_path):
+    cfg = dataclasses.replace(fp.PairsConfig(prose_fraction=1.0, joined_fraction=0.0, spliced_fraction=1.0),
+                              modules=("Narrow", "Wide"))
+    counts = fp.build_pairs(tmp_path, 4, 1, 1, seed=3, source_dir=fake_sword, cfg=cfg)
+    assert [counts[f"{s}_spliced"] for s in fp.SPLITS] == [4, 1, 1] and counts["train"] == 8
+    for split in fp.SPLITS:
+        pairs = fp.read_pairs(tmp_path, split)
+        prose = {w for w in (w for _, w in pairs) if w in KEPT + ("I don't know, said Anna.",)}
+        spliced = [(s, w) for s, w in pairs if w not in prose]
+        assert len(prose) == counts[f"{split}_prose"] and len(spliced) == counts[f"{split}_spliced"]
+        for spoken, written in spliced:
+            assert any(written.startswith(p[:-1] + " ") and written[-1] == p[-1] for p in prose), written
+            assert re.search(r"\d", written) and SPOKEN.fullmatch(spoken)
+            assert spoken in vb.spoken_variants(written, cfg.style)
+    with pytest.raises(ValueError, match="spliced_fraction must be in"):
+        fp.PairsConfig(spliced_fraction=1.5)
 
 
 def test_test_split_does_not_move_when_train_grows(tmp_path):
