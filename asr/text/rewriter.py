@@ -119,8 +119,7 @@ class TextRewriter:
         out, passes = [""] * len(ids), 0
         for start in range(0, len(order), self.batch_size):
             chosen = order[start: start + self.batch_size]
-            drafts = [self.tokenizer.encode(self.draft(sources[i])) for i in chosen] if self.draft else None
-            tokens, n = self._decode([ids[i] for i in chosen], drafts)
+            tokens, n = self._decode([ids[i] for i in chosen], [sources[i] for i in chosen])
             passes += n
             for i, t in zip(chosen, tokens):
                 out[i] = self.tokenizer.decode(t)
@@ -133,8 +132,9 @@ class TextRewriter:
             raise TextTooLongError(f"text {index} has {len(text)} characters; at most {self.max_chars}")
         return text
 
-    def _decode(self, rows: list[list[int]], drafts: list[list[int]] | None) -> tuple[list[list[int]], int]:
-        """Output tokens of one batch of sources, and the sequential passes taken."""
+    def _decode(self, rows: list[list[int]], texts: list[str]) -> tuple[list[list[int]], int]:
+        """Output tokens of one batch of sources (token ids `rows` of `texts`), and the sequential passes
+        taken."""
         device = next(self.model.parameters()).device
         lens = torch.tensor([len(r) for r in rows], device=device)
         src = torch.zeros(len(rows), int(lens.max()), dtype=torch.long, device=device)
@@ -145,6 +145,7 @@ class TextRewriter:
             max_draft = self.max_draft
             if max_draft == "auto":
                 max_draft = None if len(rows) == 1 else BATCHED_MAX_DRAFT
+            drafts = [self.tokenizer.encode(self.draft(t)) for t in texts] if self.draft else None
             result = decoding.aggressive_decode(self.model, src, lens, max_len, max_draft=max_draft,
                                                 drafts=drafts)
             tokens, passes = result.tokens, max(result.passes)
