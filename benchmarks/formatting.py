@@ -1,13 +1,14 @@
 """Benchmark: the formatting model (spoken form -> written text) against NeMo's inverse text normalization.
 
-Inputs: the spoken side of the test split of asr.data.format_pairs (built with the standard settings
-when --pairs holds none; its sentences never occur in training), references its written side.
+Inputs: the spoken side of the test split of asr.data.format_pairs (--pairs, default data/format_pairs_v2,
+built as asr/training/configs/format_seq2seq_finetune.yaml says; its sentences never occur in
+training), references its written side.
 
 1. Ours, the bundled "format" model through asr.text.TextRewriter, for greedy, beam (4) and aggressive
    decoding, batched (--batch-size, sorted by length) on 1 and 2 torch threads: sentences/s, decoder
    passes, and whether aggressive's output is token-identical to greedy's.
-2. Latency mode (one sentence at a time, 1 thread) on the first --latency-n sentences: sequential decoder
-   passes and ms per sentence, greedy vs aggressive.
+2. Latency mode (one sentence at a time, 1 and 2 threads, greedy and aggressive in turn on each
+   sentence) on the first --latency-n sentences: sequential decoder passes and ms per sentence.
 3. Accuracy: exact sentence match, case/punctuation-insensitive match (asr.text.scoring.loose) and
    punctuation F1, overall and by category (asr.data.format_pairs.categories).
 4. Peer: nemo-text-processing's English InverseNormalizer (benchmarks/make_itn_venv.sh; pynini WFSTs,
@@ -101,7 +102,7 @@ def peer_view(text: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="format", help="a text model directory or bundled name")
-    ap.add_argument("--pairs", default=str(REPO / "data" / "format_pairs"), help="format_pairs folder")
+    ap.add_argument("--pairs", default=str(REPO / "data" / "format_pairs_v2"), help="format_pairs folder")
     ap.add_argument("--limit", type=int, default=None, help="first N test sentences only")
     ap.add_argument("--quick", action="store_true", help="300 sentences, latency on 50")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -113,12 +114,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_pairs(folder: Path) -> list[tuple[str, str]]:
-    """The (spoken, written) test pairs, building the standard pairs first if they are not there."""
-    from transduce.asr.data.format_pairs import build_pairs, read_pairs
+    """The (spoken, written) test pairs of `folder` (asr.data.format_pairs.build_pairs)."""
+    from transduce.asr.data.format_pairs import read_pairs
 
     if not (folder / "test.jsonl").exists():
-        print(f"building the pairs into {folder} ...", flush=True)
-        build_pairs(folder, 180_000, 2_000, 3_000, seed=0)
+        raise SystemExit(f"no {folder}/test.jsonl: build the pairs the model was trained on (the recipe is "
+                         "in asr/training/configs/format_seq2seq_finetune.yaml) or pass --pairs")
     return read_pairs(folder, "test")
 
 
@@ -136,25 +137,26 @@ def run_ours(model, spoken: list[str], threads: int, method: str, batch_size: in
             "passes": out.passes}
 
 
-def run_latency(model, spoken: list[str]) -> dict:
-    """One sentence at a time on one thread: mean passes and ms per sentence, greedy vs aggressive."""
+def run_latency(model, spoken: list[str], threads: int) -> dict:
+    """One sentence at a time on `threads` threads: mean passes and ms per sentence, greedy vs aggressive.
+    The two run in turn on each sentence (order alternating), so a slow spell of the machine hits both."""
     from transduce.asr.text.rewriter import TextRewriter
 
-    torch.set_num_threads(1)
-    result = {}
-    for method in ("greedy", "aggressive"):
-        rewriter = TextRewriter(model, method=method, batch_size=1)
-        rewriter(spoken[:5])
-        passes, start = 0, time.perf_counter()
-        outputs = []
-        for s in spoken:
-            r = rewriter.rewrite([s])
-            passes += r.passes
-            outputs += r.texts
-        seconds = time.perf_counter() - start
-        result[method] = {"passes_per_sentence": passes / len(spoken),
-                          "ms_per_sentence": 1000 * seconds / len(spoken), "outputs": outputs}
-    return result
+    torch.set_num_threads(threads)
+    rewriters = {m: TextRewriter(model, method=m, batch_size=1) for m in ("greedy", "aggressive")}
+    for r in rewriters.values():
+        r(spoken[:5])
+    result = {m: {"passes": 0, "seconds": 0.0, "outputs": []} for m in rewriters}
+    for i, s in enumerate(spoken):
+        for method in (("greedy", "aggressive") if i % 2 else ("aggressive", "greedy")):
+            start = time.perf_counter()
+            r = rewriters[method].rewrite([s])
+            result[method]["seconds"] += time.perf_counter() - start
+            result[method]["passes"] += r.passes
+            result[method]["outputs"] += r.texts
+    return {m: {"passes_per_sentence": r["passes"] / len(spoken),
+                "ms_per_sentence": 1000 * r["seconds"] / len(spoken), "outputs": r["outputs"]}
+            for m, r in result.items()}
 
 
 def by_category(hyps: list[str], refs: list[str]) -> dict[str, tuple[int, float, float]]:
@@ -171,18 +173,12 @@ def by_category(hyps: list[str], refs: list[str]) -> dict[str, tuple[int, float,
             for label, ix in sorted(groups.items())}
 
 
-def origins(refs: list[str]) -> list[str]:
-    """Per reference: "prose" (a sentence of the installed public-domain prose), "joined" (two sentences
-    of the split in a row) or "generated"."""
-    from transduce.asr.data.format_pairs import prose_available, prose_sentences
+def origins(folder: Path, refs: list[str]) -> list[str]:
+    """Per test reference, where it comes from (asr.data.format_pairs.ORIGINS), as the pairs file says."""
+    from transduce.asr.data.format_pairs import read_origins
 
-    prose = set(prose_sentences()) if prose_available() else set()
-    single = set(refs)
-
-    def two_of(text: str) -> bool:
-        return any(text[:i] in single and text[i + 1:] in single for i, c in enumerate(text) if c == " ")
-
-    return ["prose" if r in prose else "joined" if two_of(r) else "generated" for r in refs]
+    kinds = read_origins(folder, "test")
+    return kinds[: len(refs)]
 
 
 def run_peer(args: argparse.Namespace, spoken: list[str]) -> dict:
@@ -217,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = {(m, t): run_ours(model, spoken, t, m, args.batch_size) for t in (1, 2) for m in METHODS}
     peer = run_peer(args, spoken)
-    latency = run_latency(model, spoken[: 50 if args.quick else args.latency_n])
+    latency = {t: run_latency(model, spoken[: 50 if args.quick else args.latency_n], t) for t in (1, 2)}
 
     def peer_match(hyps: list[str]) -> float:
         return sum(peer_view(h) == peer_view(r) for h, r in zip(hyps, refs)) / len(refs)
@@ -240,26 +236,31 @@ def main(argv: list[str] | None = None) -> int:
 
     gb, ab = runs["greedy", 1], runs["aggressive", 1]
     same = sum(x == y for x, y in zip(ab["outputs"], gb["outputs"]))
-    g, a = latency["greedy"], latency["aggressive"]
     print(f"\naggressive == greedy: {same}/{len(refs)} sentences identical")
     print(f"batched, 1 thread: passes greedy {gb['passes']} / aggressive {ab['passes']} = "
           f"{gb['passes'] / ab['passes']:.2f}x; wall {gb['seconds']:.2f} s / {ab['seconds']:.2f} s = "
           f"{gb['seconds'] / ab['seconds']:.2f}x")
-    print(f"one at a time, 1 thread ({len(a['outputs'])} sentences): passes/sentence greedy "
-          f"{g['passes_per_sentence']:.2f} / aggressive {a['passes_per_sentence']:.2f} = "
-          f"{g['passes_per_sentence'] / a['passes_per_sentence']:.2f}x; ms/sentence "
-          f"{g['ms_per_sentence']:.2f} / {a['ms_per_sentence']:.2f} = "
-          f"{g['ms_per_sentence'] / a['ms_per_sentence']:.2f}x")
+    for threads, lat in latency.items():
+        g, a = lat["greedy"], lat["aggressive"]
+        assert a["outputs"] == g["outputs"]
+        print(f"one at a time, {threads} thread(s) ({len(a['outputs'])} sentences): passes/sentence greedy "
+              f"{g['passes_per_sentence']:.2f} / aggressive {a['passes_per_sentence']:.2f} = "
+              f"{g['passes_per_sentence'] / a['passes_per_sentence']:.2f}x; ms/sentence "
+              f"{g['ms_per_sentence']:.2f} / {a['ms_per_sentence']:.2f} = "
+              f"{g['ms_per_sentence'] / a['ms_per_sentence']:.2f}x")
     if "error" not in peer:
-        ratio = ab["sentences_per_s"] / peer["sentences_per_s"]
-        print(f"throughput, one core: ours (aggressive, batched) {ab['sentences_per_s']:.1f} / nemo ITN "
-              f"{peer['sentences_per_s']:.1f} sentences/s = {ratio:.2f}x (its grammar load "
-              f"{peer['load_s']:.1f} s not counted)")
+        for m in ("greedy", "aggressive"):
+            ours = runs[m, 1]["sentences_per_s"]
+            print(f"throughput, one core: ours ({m}, batched) {ours:.1f} / nemo ITN "
+                  f"{peer['sentences_per_s']:.1f} sentences/s = {ours / peer['sentences_per_s']:.2f}x "
+                  f"(its grammar load {peer['load_s']:.1f} s not counted)")
 
     print("\nby origin (aggressive, 1 thread)")
-    kinds = origins(refs)
+    from transduce.asr.data.format_pairs import ORIGINS
+
+    kinds = origins(Path(args.pairs), refs)
     rows = []
-    for kind in ("prose", "generated", "joined"):
+    for kind in ORIGINS:
         ix = [i for i, k in enumerate(kinds) if k == kind]
         if ix:
             s = score([ab["outputs"][i] for i in ix], [refs[i] for i in ix])
@@ -282,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         drop = lambda r: {k: v for k, v in r.items() if k != "outputs"}  # noqa: E731
         figures = {"sentences": len(refs), "ours": {f"{m}/{t}": drop(r) for (m, t), r in runs.items()},
-                   "latency": {m: drop(r) for m, r in latency.items()}, "peer": drop(peer),
+                   "latency": {t: {m: drop(r) for m, r in lat.items()} for t, lat in latency.items()},
+                   "peer": drop(peer),
                    "categories": cats}
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -16,19 +16,22 @@ Two sources, mixed by `PairsConfig.prose_fraction`:
   religious and partly archaic ("thou hast"): the generated sentences carry the everyday part.
 - Generated: templates in written form carrying cardinals, years, decimals, percents, money, ordinals,
   dates and times (plus everyday sentences with names, "I", questions, exclamations, commas and
-  apostrophes), spoken by `asr.data.verbalize.verbalize` with a seeded choice among the variants.
+  apostrophes), and as many again from the compositional grammar of `asr.data.everyday` (number
+  phrases in many sentence frames), spoken by `asr.data.verbalize.verbalize` with a seeded choice
+  among the variants. A sentence ending in "a.m." or "p.m." takes no second period.
 
 Joined: `PairsConfig.joined_fraction` more rows per split, each two of its sentences in a row (a
 transcript often holds several sentences; the model learns where one ends).
 
 Spliced: `PairsConfig.spliced_fraction` (of the split's prose rows) more rows, each a prose sentence
-of the split with a number phrase put before its end mark ("... on March 3, 2024.", "... for $12.50?"):
-numbers, money, dates and times in contexts no template has, so the model learns the conventions
-rather than the templates' frames. Off by default (the bundled model was trained without it).
+of the split with a number phrase put before its end mark ("... on March 3, 2024.", "... for $12.50?")
+or after one of its inner words: numbers, money, dates and times in contexts no template has, so the
+model learns the conventions rather than the templates' frames.
 
 Splits: every distinct written sentence goes to one split only, so no dev or test target occurs in
 train. The test split is drawn first and does not change when `n_train` or `n_dev` change. Layout:
-DIR/{train,dev,test}.jsonl and DIR/format_pairs.json (settings, counts, prose sources).
+DIR/{train,dev,test}.jsonl (lines {"src", "tgt", "origin"}) and DIR/format_pairs.json (settings,
+counts, prose sources).
 `category_labels(DIR)` gives, per test line, the conventions rows that its pair exercises.
 """
 
@@ -41,15 +44,16 @@ import random
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from transduce.asr.data import verbalize as vb
+from transduce.asr.data.everyday import everyday_written
 
 __all__ = ["SPLITS", "ORIGINS", "PROSE_MODULES", "CATEGORIES", "ProseSourceMissing", "PairsConfig",
            "prose_available", "prose_sentences", "generate_written", "categories", "build_pairs",
-           "read_pairs", "category_labels"]
+           "read_pairs", "read_origins", "category_labels"]
 
 SPLITS = ("train", "dev", "test")
 ORIGINS = ("prose", "generated", "joined", "spliced")  # where a row's written sentence comes from
@@ -81,7 +85,7 @@ class PairsConfig:
     # extra rows per split that join two of its sentences ("A. B?"): transcripts often hold several
     joined_fraction: float = 0.1
     # extra rows per split (a share of its prose rows): a prose sentence + a number phrase ("... for $5.")
-    spliced_fraction: float = 0.0
+    spliced_fraction: float = 0.3
     min_words: int = 3
     max_words: int = 40
     modules: tuple[str, ...] = tuple(PROSE_MODULES)
@@ -89,7 +93,8 @@ class PairsConfig:
     style: vb.SpokenStyle = vb.SpokenStyle(drop_and=True)
     generated_weights: tuple[tuple[str, float], ...] = field(default_factory=lambda: (
         ("cardinal", 0.13), ("year", 0.08), ("decimal", 0.07), ("percent", 0.08), ("money", 0.16),
-        ("ordinal", 0.08), ("date", 0.13), ("time", 0.13), ("mixed", 0.06), ("everyday", 0.08)))
+        ("ordinal", 0.08), ("date", 0.13), ("time", 0.13), ("mixed", 0.06), ("everyday", 0.08),
+        ("composed", 1.0)))
 
     def __post_init__(self) -> None:
         for name in ("prose_fraction", "joined_fraction", "spliced_fraction"):
@@ -388,6 +393,8 @@ _TEMPLATES: dict[str, tuple[Callable[[random.Random], str], ...]] = {
         lambda r: f"However, {r.choice(_NAMES)} didn't want to go to {r.choice(_CITIES)}.",
         lambda r: f"Where's {r.choice(_NAMES)}'s {r.choice(_OBJECTS)}?",
     ),
+    # sentences of a compositional grammar (asr.data.everyday): number phrases in many frames
+    "composed": (everyday_written,),
 }
 
 
@@ -396,7 +403,8 @@ def generate_written(r: random.Random, cfg: PairsConfig | None = None) -> tuple[
     cfg = cfg or PairsConfig()
     names = [name for name, _ in cfg.generated_weights]
     category = r.choices(names, weights=[w for _, w in cfg.generated_weights])[0]
-    return category, r.choice(_TEMPLATES[category])(r)
+    written = r.choice(_TEMPLATES[category])(r)
+    return category, written[:-1] if written.endswith("..") else written  # "at 7 p.m." ends a sentence
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -461,8 +469,11 @@ def _draw_generated(n_gen: dict[str, int], seed: int, taken: set[str], cfg: Pair
 
 
 def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed: int,
-                source_dir: str | Path | None = None, cfg: PairsConfig | None = None) -> dict[str, int]:
+                source_dir: str | Path | None = None, cfg: PairsConfig | None = None,
+                exclude: Iterable[str] = ()) -> dict[str, int]:
     """Write DIR/{train,dev,test}.jsonl ({"src": spoken, "tgt": written}) and DIR/format_pairs.json.
+    Generated sentences in `exclude` (e.g. the written side of an earlier training set that a model to
+    be fine-tuned has seen) are not drawn, so no dev or test target is one the model was trained on.
 
     Returns the counts: per split, and per split and origin ("train_prose", "train_generated", ...).
     ProseSourceMissing when cfg.prose_fraction > 0 and the prose packages are not installed."""
@@ -470,7 +481,7 @@ def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed
     n = {"train": n_train, "dev": n_dev, "test": n_test}
     n_prose = _split_sizes(n, cfg.prose_fraction)
     prose = _draw_prose(n_prose, seed, source_dir, cfg) if sum(n_prose.values()) else {s: [] for s in SPLITS}
-    taken = {w for split in prose.values() for w in split}
+    taken = {w for split in prose.values() for w in split} | set(exclude)
     generated = _draw_generated({s: n[s] - n_prose[s] for s in SPLITS}, seed, taken, cfg)
     out, counts = Path(out_dir), {}
     out.mkdir(parents=True, exist_ok=True)
@@ -481,9 +492,10 @@ def build_pairs(out_dir: str | Path, n_train: int, n_dev: int, n_test: int, seed
         random.Random(f"{seed}:order:{split}").shuffle(rows)
         speak = random.Random(f"{seed}:spoken:{split}")
         with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for written, _ in rows:
+            for written, origin in rows:
                 spoken = vb.verbalize(written, speak, cfg.style)
-                f.write(json.dumps({"src": spoken, "tgt": written}, ensure_ascii=False) + "\n")
+                row = {"src": spoken, "tgt": written, "origin": origin}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
         counts[split] = len(rows)
         counts.update({f"{split}_{origin}": sum(o == origin for _, o in rows) for origin in ORIGINS})
     used = {m: PROSE_MODULES.get(m, "?") for m in cfg.modules} if any(prose.values()) else {}
@@ -508,16 +520,24 @@ _SPLICES: tuple[tuple[str, Callable[[random.Random], str]], ...] = (
 
 def _spliced(prose: list[str], fraction: float, rng: random.Random) -> list[tuple[str, str]]:
     """round(fraction * len(prose)) extra rows: a sentence of `prose` with a number phrase before its
-    end mark (a phrase ending in "." only before "."; "7 a.m.?" is not written)."""
+    end mark or, half the time, after one of its inner words ("He went out on March 3 and wept."). A
+    phrase ending in "." goes only before "." ("7 a.m.?" is not written) and a year-dated date only at
+    the end (inside, edited prose would need a comma after the year)."""
     out = []
     for _ in range(round(fraction * len(prose)) if prose else 0):
-        sentence = rng.choice(prose)
-        body, mark = sentence[:-1], sentence[-1]
+        words = rng.choice(prose).split()
+        body, mark = " ".join(words)[:-1], words[-1][-1]
         preposition, make = rng.choice(_SPLICES)
+        inside = len(words) > 3 and rng.random() < 0.5
         phrase = make(rng)
-        while mark != "." and phrase.endswith("."):
+        while re.search(r", \d{4}$", phrase) if inside else mark != "." and phrase.endswith("."):
             phrase = make(rng)
-        out.append((f"{body} {preposition} {phrase}{'' if phrase.endswith('.') else mark}", "spliced"))
+        if inside:
+            at = rng.randint(1, len(words) - 2)
+            written = " ".join(words[:at + 1] + [preposition, phrase] + words[at + 1:])
+        else:
+            written = f"{body} {preposition} {phrase}{'' if phrase.endswith('.') else mark}"
+        out.append((written, "spliced"))
     return out
 
 
@@ -525,6 +545,12 @@ def read_pairs(out_dir: str | Path, split: str) -> list[tuple[str, str]]:
     """The (spoken, written) pairs of one split, in file order."""
     with open(Path(out_dir) / f"{split}.jsonl", encoding="utf-8") as f:
         return [(row["src"], row["tgt"]) for row in map(json.loads, f)]
+
+
+def read_origins(out_dir: str | Path, split: str = "test") -> list[str]:
+    """Per line of a split, where its written side comes from (one of ORIGINS)."""
+    with open(Path(out_dir) / f"{split}.jsonl", encoding="utf-8") as f:
+        return [row["origin"] for row in map(json.loads, f)]
 
 
 def category_labels(out_dir: str | Path, split: str = "test") -> list[tuple[str, ...]]:

@@ -65,8 +65,9 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
 
     def project_kv(self, x: Tensor, positions: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Keys and values (B, H, Tk, Dh) of x (B, Tk, D); rotary keys are rotated by positions (B|1, Tk)."""
-        k, v = self._heads(self.linear_k(x)), self._heads(self.linear_v(x))
+        """Keys and values (B, H, Tk, Dh) of x (B, Tk, D); rotary keys are rotated by positions (B|1, Tk).
+        Contiguous, so attending to them never copies (a decoder attends to its memory's every step)."""
+        k, v = self._heads(self.linear_k(x)).contiguous(), self._heads(self.linear_v(x)).contiguous()
         if self.pos == "rotary":
             if positions is None:
                 raise ValueError("rotary attention needs key positions")

@@ -11,11 +11,12 @@ __all__ = ["FeedForward", "activation"]
 
 
 def activation(name: str) -> nn.Module:
-    """'swish' (SiLU, Conformer) or 'relu' (Transformer)."""
+    """'swish' (SiLU, Conformer) or 'relu' (Transformer; in place: it overwrites the first linear's fresh
+    output, which autograd does not keep, and saves allocating and faulting in a second (..., 4D) tensor)."""
     if name == "swish":
         return nn.SiLU()
     if name == "relu":
-        return nn.ReLU()
+        return nn.ReLU(inplace=True)
     raise ValueError(f"unknown activation {name!r}; expected 'swish' or 'relu'")
 
 

@@ -180,6 +180,9 @@ class TrainConfig:
     # the same value: the thread count changes float results in the last bits.
     num_threads: int = 0
     label_smoothing: float = 0.1  # text tasks: label-smoothed cross entropy on the target tokens
+    # Fine-tuning: a checkpoint or export directory, or a bundled model name, whose weights and tokenizer
+    # start the run (the tokenizer section is then ignored); its model settings must equal `model`'s.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         _need(self.task in TASKS, f"task: unknown task {self.task!r}; expected one of {', '.join(TASKS)}")

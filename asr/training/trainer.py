@@ -139,12 +139,15 @@ class Trainer:
         if changed:
             self.log.print(f"note: settings changed since the first start of this run: {', '.join(changed)}")
 
-    def _tokenizer(self, texts: list[str], resume: Path | None) -> Tokenizer:
+    def _tokenizer(self, texts: list[str], resume: Path | None, start: torch.nn.Module | None) -> Tokenizer:
         if resume is not None:
             return load_tokenizer(resume / TOKENIZER_DIR)
         directory = self.out_dir / "tokenizer"
         if self.dist.is_main:
-            train_tokenizer(self.cfg.tokenizer, texts, directory)
+            if start is not None:
+                start.tokenizer.save(directory)
+            else:
+                train_tokenizer(self.cfg.tokenizer, texts, directory)
         D.barrier(self.dist)
         return load_tokenizer(directory)
 
@@ -157,9 +160,12 @@ class Trainer:
         resume = self._prepare_dir()
         task = self.task
         entries = task.read_data(cfg.data.train_manifest, self.log.print)
-        tokenizer = self._tokenizer(task.texts(entries), resume)
+        start = load_model(cfg.init_from) if resume is None and cfg.init_from else None
+        tokenizer = self._tokenizer(task.texts(entries), resume, start)
         seed_everything(derive_seed(cfg.seed, 0))  # the same initial weights on every rank
         self.model = task.build_model(tokenizer).to(self.device)
+        if start is not None:
+            self._load_weights(start, f"init_from {cfg.init_from}")
         self.train_set = task.make_dataset(entries, tokenizer, self.model, train=True)
         sampler = task.make_sampler(self.train_set, info.rank, info.world_size)
         self.loader = TrainLoader(self.train_set, sampler, cfg.data.num_workers, cfg.seed,
@@ -172,7 +178,7 @@ class Trainer:
             else:
                 self.dev_entries = task.read_data(cfg.data.dev_manifest, self.log.print)
         step, rng = (self._resume(resume) if resume is not None else (0, None))
-        if resume is None and info.is_main:
+        if resume is None and start is None and info.is_main:
             task.initialize(self.model, self.train_set)
         self.ddp = self.model
         if info.enabled:  # broadcasts rank 0's weights and buffers (feature statistics included)
@@ -184,13 +190,17 @@ class Trainer:
             seed_everything(derive_seed(cfg.seed, 1, info.rank))
         return step
 
+    def _load_weights(self, loaded: torch.nn.Module, source: str, hint: str = "") -> None:
+        """Copy `loaded`'s weights (any float dtype) into the model built from the config, whose settings
+        they must match."""
+        if loaded.cfg != self.model.cfg:
+            raise ConfigError(f"the model settings differ from those of {source}{hint}")
+        self.model.load_state_dict(loaded.state_dict())
+
     def _resume(self, path: Path) -> tuple[int, dict[str, Any] | None]:
         """Load weights, optimizer and data position from checkpoint `path`; (step, this rank's RNG state)."""
-        loaded = load_model(path)
-        if loaded.cfg != self.model.cfg:
-            raise ConfigError(f"the model settings differ from those of checkpoint {path}; continue with the "
-                              "same model section or choose a new checkpoint.out_dir")
-        self.model.load_state_dict(loaded.state_dict())
+        self._load_weights(load_model(path), f"checkpoint {path}", "; continue with the same model section "
+                           "or choose a new checkpoint.out_dir")
         state = load_trainer_state(path)
         self.optimizer.load_state_dict(state["optimizer"])
         try:

@@ -122,6 +122,17 @@ def test_joined_rows_are_two_sentences_of_their_own_split(tmp_path):
     assert not train & set(targets["test"]) and not train & set(targets["dev"])
 
 
+def _inserted(written: str, prose: str) -> bool:
+    """Whether `written` is `prose` with a number phrase ("on March 3", "for $5") put after one of its
+    words, the end mark kept."""
+    if written[-1] != prose[-1]:
+        return False
+    ww, pw = written.rstrip(".?!").split(), prose[:-1].split()
+    k = len(ww) - len(pw)
+    return any(ww[:i] == pw[:i] and ww[i + k:] == pw[i:] and re.search(r"\d", " ".join(ww[i:i + k]))
+               and ww[i] in {"on", "in", "at", "for", "by", "with", "until"} for i in range(1, len(pw) + 1))
+
+
 def test_spliced_rows_put_a_number_phrase_into_a_prose_sentence_of_their_split(fake_sword, tmp_path):
     cfg = dataclasses.replace(fp.PairsConfig(prose_fraction=1.0, joined_fraction=0.0, spliced_fraction=1.0),
                               modules=("Narrow", "Wide"))
@@ -132,9 +143,11 @@ def test_spliced_rows_put_a_number_phrase_into_a_prose_sentence_of_their_split(f
         prose = {w for w in (w for _, w in pairs) if w in KEPT + ("I don't know, said Anna.",)}
         spliced = [(s, w) for s, w in pairs if w not in prose]
         assert len(prose) == counts[f"{split}_prose"] and len(spliced) == counts[f"{split}_spliced"]
+        origins = fp.read_origins(tmp_path, split)
+        assert [o for (_, w), o in zip(pairs, origins) if w not in prose] == ["spliced"] * len(spliced)
         for spoken, written in spliced:
-            assert any(written.startswith(p[:-1] + " ") and written[-1] == p[-1] for p in prose), written
-            assert re.search(r"\d", written) and SPOKEN.fullmatch(spoken)
+            assert any(_inserted(written, p) for p in prose), written
+            assert SPOKEN.fullmatch(spoken)
             assert spoken in vb.spoken_variants(written, cfg.style)
     with pytest.raises(ValueError, match="spliced_fraction must be in"):
         fp.PairsConfig(spliced_fraction=1.5)

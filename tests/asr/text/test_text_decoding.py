@@ -1,6 +1,7 @@
 """Text decoding invariants on random and trained models.
 
-- greedy: each token is the argmax of the teacher-forced logits given the tokens before it.
+- greedy: each token is the argmax of the teacher-forced logits given the tokens before it; batched
+  (rows leaving the batch as they finish) == one source at a time.
 - beam: every hypothesis' logprob is the teacher-forced log-probability of its tokens (+ eos), its
   score that over the length penalty; beam 1 returns greedy's tokens for any length penalty.
 - diverse beam: group 0 is a beam search of width W / G; with diversity 0 every group is, token
@@ -141,6 +142,16 @@ def test_aggressive_is_greedy_on_random_models(pos: str, tie: bool, max_len: int
 @pytest.fixture(scope="module")
 def copier():
     return copy_model()
+
+
+def test_batched_greedy_is_greedy_per_source(copier) -> None:
+    """Rows finish at different steps and leave the batch; each source's tokens are its own greedy's."""
+    model = copier.double()
+    src, src_lens, _, _ = copy_batch(24, torch.Generator().manual_seed(5))
+    max_len = COPY_LENGTHS[1] + 5
+    batched = greedy(model, src, src_lens, max_len)
+    assert len({len(t) for t in batched}) > 3  # rows end at several different steps
+    assert batched == [greedy(model, src[b:b + 1], src_lens[b:b + 1], max_len)[0] for b in range(len(src))]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -129,6 +129,25 @@ def test_export_loads_with_transduce_load_model(uninterrupted, tmp_path):
     assert len(report.sources) == 2
 
 
+def test_init_from_starts_from_the_given_weights_and_tokenizer(pairs, uninterrupted, tmp_path):
+    """Fine-tuning: the run starts where the source model ended (its first loss is the source's last,
+    not a fresh model's first) with the source's tokenizer, whatever the tokenizer section says."""
+    source = list_checkpoints(uninterrupted)[-1][1]
+    out = tmp_path / "tuned"
+    cfg = _config(pairs, out, max_steps=3, init_from=str(source), tokenizer__vocab_size=30,
+                  checkpoint__every_n_steps=3)
+    train(cfg, echo=lambda line: None)
+    tuned, fresh = _losses(out), _losses(uninterrupted)
+    assert abs(tuned[1] - fresh[12]) < 0.5 * (fresh[1] - fresh[12]), (tuned, fresh)
+    source_tok = transduce.load_model(source).tokenizer
+    tuned_tok = transduce.load_model(list_checkpoints(out)[-1][1]).tokenizer
+    assert tuned_tok.vocab_size == source_tok.vocab_size != 30
+    assert tuned_tok.encode("red cat one") == source_tok.encode("red cat one")
+    with pytest.raises(ConfigError, match="differ from those of init_from"):
+        train(_config(pairs, tmp_path / "other", init_from=str(source), model__d_model=48),
+              echo=lambda line: None)
+
+
 def test_unknown_task_is_refused(pairs, tmp_path):
     with pytest.raises(ConfigError, match="unknown task 'translate'.*asr, text_seq2seq"):
         _config(pairs, tmp_path, task="translate")

@@ -1,0 +1,219 @@
+"""Everyday sentences in written form for the formatting pairs: a small compositional grammar of modern
+English (who did what, with how many, for how much, when and where), so that numbers, money, dates and
+times meet many sentence frames instead of a few templates and the model learns the conventions, not
+the frames.
+
+`everyday_written(r)` draws one sentence: a clause (subject + verb phrase + optional modifiers) as a
+statement, question, exclamation or request, sometimes with an introductory phrase and a comma, or two
+clauses joined by ", and" / ", but" / "because". Verbs are past tense or after a modal ("will", "can't",
+"should"), so subjects need no agreement; questions use the base form ("Did Anna pay ...?"). Number
+phrases follow ../shared/formatting-conventions.md: 0-9 as words in running text, digits from 10 up and
+in money, percent, time, date and decimal contexts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from transduce.asr.data import verbalize as vb
+
+__all__ = ["everyday_written"]
+
+_NAMES = ("Anna Ben Chloe Daniel Emma Frank Grace Harry Isla Jack Kate Liam Mia Noah Olivia Peter Rosa Sam "
+          "Tom Una Victor Will Zoe Sarah James Priya Omar Lucy Maria Paul David Laura Carlos Mei Ahmed "
+          "Hannah Lena Marco Nina Oscar Ruth Simon Tariq Yusuf Ella Felix Irene Jonas Keira").split()
+_PEOPLE = ("my sister|my brother|my mother|my father|our teacher|the manager|the kids|your cousin|"
+           "the doctor|my neighbour|our team|the driver|my friend|the children|her husband|his wife|"
+           "the landlord|my boss|the students|our guests|the waiter|my grandmother").split("|")
+_CITIES = ("London Leeds Bristol Glasgow Dublin Boston Denver Chicago York Oxford Paris Madrid Berlin Rome "
+           "Toronto Sydney Lisbon Vienna Prague Seattle Austin Cardiff Edinburgh Manchester Munich Oslo "
+           "Tokyo Nairobi Dallas Phoenix").split()
+_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_PLACES = ("the shop|the park|the station|the library|the office|the beach|the market|school|work|"
+           "the doctor's|the bank|the gym|the cinema|the airport|the hospital|the museum|the post office|"
+           "the supermarket|the hotel|the restaurant|the garage|church|the stadium|the bakery|home"
+           ).split("|")
+_THINGS = ("umbrella phone wallet coat bag ticket laptop notebook scarf charger camera watch bike jacket "
+           "lamp sofa table guitar kettle printer passport helmet backpack mirror suitcase").split()
+_PLURALS = ("people chairs books apples students cars birds windows rooms tickets boxes cups trees eggs "
+            "bottles shirts plates letters songs photos pages tables cookies emails houses").split()
+_UNITS = ("minutes hours days weeks months years miles kilometres metres grams kilograms litres pounds "
+          "pages steps").split()
+_MONEY_THINGS = ("rent|the tickets|dinner|a new phone|the taxi|groceries|the repair|a haircut|the hotel|"
+                 "two coffees|the train fare|a birthday present|the electricity bill|school shoes").split("|")
+_WHEN = ("today|tomorrow|yesterday|this morning|last night|next week|after lunch|at the weekend|again|"
+         "every morning|last year|this evening|right away|later|last month|soon|twice a week").split("|")
+_INTROS = ("However|Yesterday|Luckily|Well|So|Actually|Honestly|Sadly|Last week|In the end|Of course|"
+           "By the way|To be fair|Unfortunately|Meanwhile").split("|")
+_SMALL = "one two three four five six seven eight nine".split()
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _pick(r: random.Random, words: tuple[str, ...] | list[str]) -> str:
+    return r.choice(words)
+
+
+def _count(r: random.Random) -> str:
+    """A cardinal as running text writes it: words below 10, digits from 10 up (2,500)."""
+    n = r.choice((r.randint(2, 9), r.randint(10, 99), r.randint(10, 99), r.randint(100, 999),
+                  r.randint(1000, 99999)))
+    return _SMALL[n - 1] if n < 10 else f"{n:,}"
+
+
+def _money(r: random.Random) -> str:
+    if r.random() < 0.1:
+        return f"{r.randint(1, 99)} cents"
+    units = r.choice((r.randint(1, 9), r.randint(10, 99), r.randint(10, 99), r.randint(100, 999),
+                      r.randint(1000, 99999)))
+    cents = f".{r.randint(1, 99):02d}" if r.random() < 0.35 else ""
+    return f"{r.choice('$$£€')}{units:,}{cents}"
+
+
+def _percent(r: random.Random) -> str:
+    return r.choice((f"{r.randint(1, 100)}%", f"{r.randint(0, 99)}.{r.randint(1, 9)}%"))
+
+
+def _decimal(r: random.Random) -> str:
+    return f"{r.choice((r.randint(0, 9), r.randint(10, 99)))}.{r.randint(1, 99)}".rstrip("0")
+
+
+def _year(r: random.Random) -> str:
+    return str(r.randint(1900, 2039) if r.random() < 0.9 else r.randint(1200, 1899))
+
+
+def _ordinal_of(n: int) -> str:
+    return f"{n}{'th' if 11 <= n % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _date(r: random.Random, with_year: bool = True) -> str:
+    month = r.randint(1, 12)
+    day, name = r.randint(1, _DAYS_IN_MONTH[month - 1]), vb.MONTHS[month - 1].capitalize()
+    if r.random() < 0.25:
+        return f"the {_ordinal_of(day)} of {name}"
+    return f"{name} {day}, {_year(r)}" if with_year and r.random() < 0.35 else f"{name} {day}"
+
+
+def _time(r: random.Random) -> str:
+    h, m = r.randint(1, 12), r.randint(1, 59)
+    if r.random() < 0.12:
+        return f"{r.choice(('half past', 'a quarter past', 'a quarter to'))} {_SMALL[r.randint(1, 9) - 1]}"
+    return r.choice((f"{h}:{m:02d}", f"{h} {r.choice('ap')}.m.", f"{h}:{m:02d} {r.choice('ap')}.m."))
+
+
+def _subject(r: random.Random) -> str:
+    return r.choice((_pick(r, _NAMES), _pick(r, _NAMES), "I", "I", "we", "you", "they", "she", "he",
+                     _pick(r, _PEOPLE), f"{_pick(r, _NAMES)}'s {_pick(r, _PEOPLE).split()[-1]}",
+                     f"{_pick(r, _NAMES)} and {_pick(r, _NAMES)}"))
+
+
+def _possessive(subject: str) -> str:
+    """The possessive that goes with `subject` ("I" -> "my"); "the" for names and other nouns."""
+    pronouns = {"I": "my", "we": "our", "you": "your", "they": "their", "she": "her", "he": "his"}
+    return pronouns.get(subject, "their" if " and " in subject else "the")
+
+
+# Verb phrases: (past tense, base form) built from a random generator; {p} is the subject's possessive.
+_PHRASES: tuple[Callable[[random.Random], tuple[str, str]], ...] = (
+    lambda r: (lambda x: (f"bought {x}", f"buy {x}"))(f"{_count(r)} {_pick(r, _PLURALS)}"),
+    lambda r: (lambda x: (f"paid {x}", f"pay {x}"))(f"{_money(r)} for {_pick(r, _MONEY_THINGS)}"),
+    lambda r: (lambda x: (f"spent {x}", f"spend {x}"))(f"{_money(r)} on {_pick(r, _MONEY_THINGS)}"),
+    lambda r: (lambda x: (f"ran {x}", f"run {x}"))(f"{r.choice((_count(r), _decimal(r)))} "
+                                                   f"{r.choice(('miles', 'kilometres'))}"),
+    lambda r: (lambda x: (f"waited {x}", f"wait {x}"))(f"{_count(r)} {r.choice(('minutes', 'hours'))}"),
+    lambda r: (lambda x: (f"arrived at {x}", f"arrive at {x}"))(_time(r)),
+    lambda r: (lambda x: (f"left {x}", f"leave {x}"))(f"{_pick(r, _PLACES)} at {_time(r)}"),
+    lambda r: (lambda x: (f"called {x}", f"call {x}"))(_pick(r, _NAMES)),
+    lambda r: (lambda x: (f"moved to {x}", f"move to {x}"))(f"{_pick(r, _CITIES)} in {_year(r)}"),
+    lambda r: (lambda x: (f"met {x}", f"meet {x}"))(f"{_pick(r, _NAMES)} at {_pick(r, _PLACES)}"),
+    lambda r: (lambda x: (f"sold {x}", f"sell {x}"))(f"{_count(r)} {_pick(r, _PLURALS)} for {_money(r)}"),
+    lambda r: (lambda x: (f"read {x}", f"read {x}"))(f"{_count(r)} pages"),
+    lambda r: (lambda x: (f"drove {x}", f"drive {x}"))(f"{_count(r)} miles to {_pick(r, _CITIES)}"),
+    lambda r: (lambda x: (f"fixed {x}", f"fix {x}"))(f"the {_pick(r, _THINGS)}"),
+    lambda r: (lambda x: (f"lost {x}", f"lose {x}"))(f"{{p}} {_pick(r, _THINGS)}"),
+    lambda r: (lambda x: (f"forgot {x}", f"forget {x}"))(f"{{p}} {_pick(r, _THINGS)} at {_pick(r, _PLACES)}"),
+    lambda r: (lambda x: (f"booked {x}", f"book {x}"))(f"a table for {_count(r)} at {_time(r)}"),
+    lambda r: (lambda x: (f"cooked {x}", f"cook {x}"))(f"dinner for {_count(r)} people"),
+    lambda r: (lambda x: (f"finished {x}", f"finish {x}"))(f"in {_ordinal_of(r.randint(1, 60))} place"),
+    lambda r: (lambda x: (f"lived {x}", f"live {x}"))(f"on the {_ordinal_of(r.randint(1, 40))} floor"),
+    lambda r: (lambda x: (f"saved {x}", f"save {x}"))(f"{_percent(r)} on {_pick(r, _MONEY_THINGS)}"),
+    lambda r: (lambda x: (f"lost {x}", f"lose {x}"))(f"{_percent(r)} of {{p}} savings"),
+    lambda r: (lambda x: (f"celebrated {x}", f"celebrate {x}"))(f"{{p}} {_ordinal_of(r.randint(1, 99))} "
+                                                                f"birthday"),
+    lambda r: (lambda x: (f"got married {x}", f"get married {x}"))(f"on {_date(r)}"),
+    lambda r: (lambda x: (f"started {x}", f"start {x}"))(f"a new job on {_date(r, False)}"),
+    lambda r: (lambda x: (f"went to {x}", f"go to {x}"))(_pick(r, _PLACES)),
+    lambda r: (lambda x: (f"visited {x}", f"visit {x}"))(_pick(r, _CITIES)),
+    lambda r: (lambda x: (f"sent {x}", f"send {x}"))(f"{_count(r)} emails to {_pick(r, _NAMES)}"),
+    lambda r: (lambda x: (f"needed {x}", f"need {x}"))(f"{_count(r)} {_pick(r, _UNITS)}"),
+    lambda r: (lambda x: (f"ordered {x}", f"order {x}"))(f"{_count(r)} {_pick(r, _PLURALS)} online"),
+    lambda r: (lambda x: (f"watched {x}", f"watch {x}"))("the match"),
+    lambda r: (lambda x: (f"cleaned {x}", f"clean {x}"))("the kitchen"),
+    lambda r: (lambda x: (f"painted {x}", f"paint {x}"))(f"the {_pick(r, ('fence', 'hall', 'door'))}"),
+)
+
+
+def _modifier(r: random.Random) -> str:
+    return r.choice((f"on {_pick(r, _WEEKDAYS)}", f"on {_date(r)}", f"at {_time(r)}", _pick(r, _WHEN),
+                     _pick(r, _WHEN), f"in {_year(r)}", f"before {_time(r)}", f"after {_time(r)}",
+                     f"in {_pick(r, _CITIES)}", f"at {_pick(r, _PLACES)}",
+                     f"on {_pick(r, _WEEKDAYS)} morning",
+                     f"by {_pick(r, _WEEKDAYS)}", "with a friend", "for the first time"))
+
+
+def _verb_phrase(r: random.Random, subject: str, base: bool) -> str:
+    past, plain = r.choice(_PHRASES)(r)
+    phrase = (plain if base else past).replace("{p}", _possessive(subject))
+    if r.random() < 0.45:
+        phrase += " " + _modifier(r)
+    return phrase
+
+
+def _clause(r: random.Random) -> str:
+    subject = _subject(r)
+    if r.random() < 0.3:
+        modal = _pick(r, ("will", "can't", "should", "might", "didn't", "won't", "could", "must"))
+        return f"{subject} {modal} {_verb_phrase(r, subject, True)}"
+    return f"{subject} {_verb_phrase(r, subject, False)}"
+
+
+def _capitalised(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def everyday_written(r: random.Random) -> str:
+    """One everyday sentence in written form ("On Friday, Anna paid $12.50 for the taxi.")."""
+    kind = r.random()
+    if kind < 0.18:
+        subject = _subject(r)
+        aux = _pick(r, ("Did", "Did", "Will", "Can", "Should", "Why did", "When did", "Where did"))
+        body = f"{aux} {subject} {_verb_phrase(r, subject, True)}"
+        return _end(_capitalised(body), "?")
+    if kind < 0.26:
+        ask = _pick(r, ("Can you", "Could you", "Please", "Don't forget to", "Remember to"))
+        body = f"{ask} {_verb_phrase(r, 'you', True)}"
+        return _end(body, "?" if ask.endswith("you") else r.choice(".!"))
+    if kind < 0.32:
+        body = r.choice((f"How much did {_subject(r)} pay for {_pick(r, _MONEY_THINGS)}",
+                         f"What time does {_pick(r, _PLACES)} open on {_pick(r, _WEEKDAYS)}",
+                         f"How many {_pick(r, _PLURALS)} did {_subject(r)} buy",
+                         f"Is it true that {_clause(r)}"))
+        return _end(_capitalised(body), "?")
+    clause = _clause(r)
+    roll = r.random()
+    if roll < 0.25:
+        clause = f"{_pick(r, _INTROS)}, {clause}"
+    elif roll < 0.35:
+        clause = f"On {_pick(r, (_date(r), _pick(r, _WEEKDAYS)))}, {clause}"
+    elif roll < 0.55:
+        clause = f"{clause}{r.choice((', and', ', but', ' because', ' so', ' and'))} {_clause(r)}"
+    elif roll < 0.62:
+        clause = f"When {clause}, {_clause(r)}"
+    return _end(_capitalised(clause), "!" if r.random() < 0.1 else ".")
+
+
+def _end(body: str, mark: str) -> str:
+    """`body` with its end mark; a final abbreviation's period ends a statement ("at 7 p.m.", not "p.m..")."""
+    if body.endswith("."):
+        return body if mark == "." else body + mark
+    return body + mark
