@@ -113,43 +113,42 @@ def _possessive(subject: str) -> str:
     return pronouns.get(subject, "their" if " and " in subject else "the")
 
 
-# Verb phrases: (past tense, base form) built from a random generator; {p} is the subject's possessive.
-_PHRASES: tuple[Callable[[random.Random], tuple[str, str]], ...] = (
-    lambda r: (lambda x: (f"bought {x}", f"buy {x}"))(f"{_count(r)} {_pick(r, _PLURALS)}"),
-    lambda r: (lambda x: (f"paid {x}", f"pay {x}"))(f"{_money(r)} for {_pick(r, _MONEY_THINGS)}"),
-    lambda r: (lambda x: (f"spent {x}", f"spend {x}"))(f"{_money(r)} on {_pick(r, _MONEY_THINGS)}"),
-    lambda r: (lambda x: (f"ran {x}", f"run {x}"))(f"{r.choice((_count(r), _decimal(r)))} "
-                                                   f"{r.choice(('miles', 'kilometres'))}"),
-    lambda r: (lambda x: (f"waited {x}", f"wait {x}"))(f"{_count(r)} {r.choice(('minutes', 'hours'))}"),
-    lambda r: (lambda x: (f"arrived at {x}", f"arrive at {x}"))(_time(r)),
-    lambda r: (lambda x: (f"left {x}", f"leave {x}"))(f"{_pick(r, _PLACES)} at {_time(r)}"),
-    lambda r: (lambda x: (f"called {x}", f"call {x}"))(_pick(r, _NAMES)),
-    lambda r: (lambda x: (f"moved to {x}", f"move to {x}"))(f"{_pick(r, _CITIES)} in {_year(r)}"),
-    lambda r: (lambda x: (f"met {x}", f"meet {x}"))(f"{_pick(r, _NAMES)} at {_pick(r, _PLACES)}"),
-    lambda r: (lambda x: (f"sold {x}", f"sell {x}"))(f"{_count(r)} {_pick(r, _PLURALS)} for {_money(r)}"),
-    lambda r: (lambda x: (f"read {x}", f"read {x}"))(f"{_count(r)} pages"),
-    lambda r: (lambda x: (f"drove {x}", f"drive {x}"))(f"{_count(r)} miles to {_pick(r, _CITIES)}"),
-    lambda r: (lambda x: (f"fixed {x}", f"fix {x}"))(f"the {_pick(r, _THINGS)}"),
-    lambda r: (lambda x: (f"lost {x}", f"lose {x}"))(f"{{p}} {_pick(r, _THINGS)}"),
-    lambda r: (lambda x: (f"forgot {x}", f"forget {x}"))(f"{{p}} {_pick(r, _THINGS)} at {_pick(r, _PLACES)}"),
-    lambda r: (lambda x: (f"booked {x}", f"book {x}"))(f"a table for {_count(r)} at {_time(r)}"),
-    lambda r: (lambda x: (f"cooked {x}", f"cook {x}"))(f"dinner for {_count(r)} people"),
-    lambda r: (lambda x: (f"finished {x}", f"finish {x}"))(f"in {_ordinal_of(r.randint(1, 60))} place"),
-    lambda r: (lambda x: (f"lived {x}", f"live {x}"))(f"on the {_ordinal_of(r.randint(1, 40))} floor"),
-    lambda r: (lambda x: (f"saved {x}", f"save {x}"))(f"{_percent(r)} on {_pick(r, _MONEY_THINGS)}"),
-    lambda r: (lambda x: (f"lost {x}", f"lose {x}"))(f"{_percent(r)} of {{p}} savings"),
-    lambda r: (lambda x: (f"celebrated {x}", f"celebrate {x}"))(f"{{p}} {_ordinal_of(r.randint(1, 99))} "
-                                                                f"birthday"),
-    lambda r: (lambda x: (f"got married {x}", f"get married {x}"))(f"on {_date(r)}"),
-    lambda r: (lambda x: (f"started {x}", f"start {x}"))(f"a new job on {_date(r, False)}"),
-    lambda r: (lambda x: (f"went to {x}", f"go to {x}"))(_pick(r, _PLACES)),
-    lambda r: (lambda x: (f"visited {x}", f"visit {x}"))(_pick(r, _CITIES)),
-    lambda r: (lambda x: (f"sent {x}", f"send {x}"))(f"{_count(r)} emails to {_pick(r, _NAMES)}"),
-    lambda r: (lambda x: (f"needed {x}", f"need {x}"))(f"{_count(r)} {_pick(r, _UNITS)}"),
-    lambda r: (lambda x: (f"ordered {x}", f"order {x}"))(f"{_count(r)} {_pick(r, _PLURALS)} online"),
-    lambda r: (lambda x: (f"watched {x}", f"watch {x}"))("the match"),
-    lambda r: (lambda x: (f"cleaned {x}", f"clean {x}"))("the kitchen"),
-    lambda r: (lambda x: (f"painted {x}", f"paint {x}"))(f"the {_pick(r, ('fence', 'hall', 'door'))}"),
+# Verb phrases: (past tense, base form, the object and complements drawn from r); "{p}" in the object
+# is the subject's possessive.
+_PHRASES: tuple[tuple[str, str, Callable[[random.Random], str]], ...] = (
+    ("bought", "buy", lambda r: f"{_count(r)} {_pick(r, _PLURALS)}"),
+    ("paid", "pay", lambda r: f"{_money(r)} for {_pick(r, _MONEY_THINGS)}"),
+    ("spent", "spend", lambda r: f"{_money(r)} on {_pick(r, _MONEY_THINGS)}"),
+    ("ran", "run", lambda r: f"{r.choice((_count(r), _decimal(r)))} {r.choice(('miles', 'kilometres'))}"),
+    ("waited", "wait", lambda r: f"{_count(r)} {r.choice(('minutes', 'hours'))}"),
+    ("arrived at", "arrive at", lambda r: _time(r)),
+    ("left", "leave", lambda r: f"{_pick(r, _PLACES)} at {_time(r)}"),
+    ("called", "call", lambda r: _pick(r, _NAMES)),
+    ("moved to", "move to", lambda r: f"{_pick(r, _CITIES)} in {_year(r)}"),
+    ("met", "meet", lambda r: f"{_pick(r, _NAMES)} at {_pick(r, _PLACES)}"),
+    ("sold", "sell", lambda r: f"{_count(r)} {_pick(r, _PLURALS)} for {_money(r)}"),
+    ("read", "read", lambda r: f"{_count(r)} pages"),
+    ("drove", "drive", lambda r: f"{_count(r)} miles to {_pick(r, _CITIES)}"),
+    ("fixed", "fix", lambda r: f"the {_pick(r, _THINGS)}"),
+    ("lost", "lose", lambda r: f"{{p}} {_pick(r, _THINGS)}"),
+    ("forgot", "forget", lambda r: f"{{p}} {_pick(r, _THINGS)} at {_pick(r, _PLACES)}"),
+    ("booked", "book", lambda r: f"a table for {_count(r)} at {_time(r)}"),
+    ("cooked", "cook", lambda r: f"dinner for {_count(r)} people"),
+    ("finished", "finish", lambda r: f"in {_ordinal_of(r.randint(1, 60))} place"),
+    ("lived", "live", lambda r: f"on the {_ordinal_of(r.randint(1, 40))} floor"),
+    ("saved", "save", lambda r: f"{_percent(r)} on {_pick(r, _MONEY_THINGS)}"),
+    ("lost", "lose", lambda r: f"{_percent(r)} of {{p}} savings"),
+    ("celebrated", "celebrate", lambda r: f"{{p}} {_ordinal_of(r.randint(1, 99))} birthday"),
+    ("got married", "get married", lambda r: f"on {_date(r)}"),
+    ("started", "start", lambda r: f"a new job on {_date(r, False)}"),
+    ("went to", "go to", lambda r: _pick(r, _PLACES)),
+    ("visited", "visit", lambda r: _pick(r, _CITIES)),
+    ("sent", "send", lambda r: f"{_count(r)} emails to {_pick(r, _NAMES)}"),
+    ("needed", "need", lambda r: f"{_count(r)} {_pick(r, _UNITS)}"),
+    ("ordered", "order", lambda r: f"{_count(r)} {_pick(r, _PLURALS)} online"),
+    ("watched", "watch", lambda r: "the match"),
+    ("cleaned", "clean", lambda r: "the kitchen"),
+    ("painted", "paint", lambda r: f"the {_pick(r, ('fence', 'hall', 'door'))}"),
 )
 
 
@@ -162,8 +161,9 @@ def _modifier(r: random.Random) -> str:
 
 
 def _verb_phrase(r: random.Random, subject: str, base: bool) -> str:
-    past, plain = r.choice(_PHRASES)(r)
-    phrase = (plain if base else past).replace("{p}", _possessive(subject))
+    past, plain, complement = r.choice(_PHRASES)
+    verb = plain if base else past
+    phrase = f"{verb} {complement(r)}".replace("{p}", _possessive(subject))
     if r.random() < 0.45:
         phrase += " " + _modifier(r)
     return phrase
