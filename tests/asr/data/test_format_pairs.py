@@ -153,6 +153,17 @@ def test_spliced_rows_put_a_number_phrase_into_a_prose_sentence_of_their_split(f
         fp.PairsConfig(spliced_fraction=1.5)
 
 
+def test_excluded_sentences_are_never_drawn(tmp_path):
+    """Fine-tuning data: the sentences an earlier model trained on stay out of every new split."""
+    fp.build_pairs(tmp_path / "first", 300, 10, 10, seed=8, cfg=GENERATED)
+    seen = {w for _, w in fp.read_pairs(tmp_path / "first", "train")}
+    fp.build_pairs(tmp_path / "second", 300, 50, 50, seed=8, cfg=GENERATED, exclude=seen)
+    second = {w for split in fp.SPLITS for _, w in fp.read_pairs(tmp_path / "second", split)}
+    assert len(second) == 400 and not second & seen
+    fp.build_pairs(tmp_path / "again", 300, 50, 50, seed=8, cfg=GENERATED)
+    assert {w for split in fp.SPLITS for _, w in fp.read_pairs(tmp_path / "again", split)} & seen
+
+
 def test_test_split_does_not_move_when_train_grows(tmp_path):
     fp.build_pairs(tmp_path / "small", 50, 20, 40, seed=2, cfg=GENERATED)
     fp.build_pairs(tmp_path / "big", 400, 20, 40, seed=2, cfg=GENERATED)
