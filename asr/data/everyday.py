@@ -199,6 +199,8 @@ def everyday_written(r: random.Random) -> str:
                          f"How many {_pick(r, _PLURALS)} did {_subject(r)} buy",
                          f"Is it true that {_clause(r)}"))
         return _end(_capitalised(body), "?")
+    # Known flaw, kept so that the bundled model's pairs rebuild exactly: "!" (1 in 10) and ", and" vs
+    # " and" are drawn at random, which no model can predict; they should follow from the frame.
     clause = _clause(r)
     roll = r.random()
     if roll < 0.25:
