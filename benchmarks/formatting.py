@@ -173,14 +173,6 @@ def by_category(hyps: list[str], refs: list[str]) -> dict[str, tuple[int, float,
             for label, ix in sorted(groups.items())}
 
 
-def origins(folder: Path, refs: list[str]) -> list[str]:
-    """Per test reference, where it comes from (asr.data.format_pairs.ORIGINS), as the pairs file says."""
-    from transduce.asr.data.format_pairs import read_origins
-
-    kinds = read_origins(folder, "test")
-    return kinds[: len(refs)]
-
-
 def run_peer(args: argparse.Namespace, spoken: list[str]) -> dict:
     if not Path(args.itn_python).exists():
         venv = Path(args.itn_python).parents[1]
@@ -256,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(its grammar load {peer['load_s']:.1f} s not counted)")
 
     print("\nby origin (aggressive, 1 thread)")
-    from transduce.asr.data.format_pairs import ORIGINS
+    from transduce.asr.data.format_pairs import ORIGINS, read_origins
 
-    kinds = origins(Path(args.pairs), refs)
+    kinds = read_origins(Path(args.pairs), "test")[: len(refs)]
     rows = []
     for kind in ORIGINS:
         ix = [i for i, k in enumerate(kinds) if k == kind]

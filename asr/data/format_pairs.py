@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from transduce.asr.data import verbalize as vb
-from transduce.asr.data.everyday import everyday_written
+from transduce.asr.data.everyday import DAYS_IN_MONTH, everyday_written, written_ordinal
 
 __all__ = ["SPLITS", "ORIGINS", "PROSE_MODULES", "CATEGORIES", "ProseSourceMissing", "PairsConfig",
            "prose_available", "prose_sentences", "generate_written", "categories", "build_pairs",
@@ -256,7 +256,6 @@ _PLURALS = "people chairs books apples students cars birds windows rooms tickets
 _NOUNS = "hall library warehouse garden kitchen stadium school office village".split()
 _UNITS = "kilometres miles metres kilograms litres hours".split()
 _SMALL = "zero one two three four five six seven eight nine".split()
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _count(r: random.Random) -> str:
@@ -288,22 +287,17 @@ def _money(r: random.Random) -> str:
 
 def _ordinal(r: random.Random, low: int = 3) -> str:
     n = r.choice((r.randint(low, 31), r.randint(low, 120)))
-    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    return written_ordinal(n)
 
 
 def _date(r: random.Random, with_year: bool | None = None) -> str:
     month = r.randint(1, 12)
-    day = r.randint(1, _DAYS_IN_MONTH[month - 1])
+    day = r.randint(1, DAYS_IN_MONTH[month - 1])
     name = vb.MONTHS[month - 1].capitalize()
     if r.random() < 0.3:
-        return f"the {_ordinal_of(day)} of {name}"
+        return f"the {written_ordinal(day)} of {name}"
     with_year = r.random() < 0.5 if with_year is None else with_year
     return f"{name} {day}, {_year(r)}" if with_year else f"{name} {day}"
-
-
-def _ordinal_of(n: int) -> str:
-    return f"{n}{'th' if 11 <= n % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _digit_time(r: random.Random) -> str:
