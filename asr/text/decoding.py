@@ -18,6 +18,7 @@ Shapes: see NOTATION.md (B sources, T' source tokens, V, W beam width); n: draft
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -118,7 +119,8 @@ def diverse_beam_search(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, beam:
 @torch.inference_mode()
 def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len: int,
                       max_ngram: int = 3, max_draft: int | None = None,
-                      drafts: list[list[int]] | None = None) -> AggressiveResult:
+                      drafts: list[list[int]] | None = None,
+                      inserted: Collection[int] = ()) -> AggressiveResult:
     """Greedy's tokens for src (B, T') with lengths (B,), verifying source drafts (Ge et al. 2022).
 
     A pass feeds, per unfinished source, the token accepted last and the draft d = the source from its
@@ -129,7 +131,9 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
     the cache is rolled back to the tokens fed and accepted. Re-drafting after a mismatch: the output's
     last k tokens (k = max_ngram, else fewer) are searched in the source and p becomes the end of the
     occurrence nearest to p + m + 1 (the longest k found wins); when no suffix occurs, p = p + m + 1
-    (the mismatch taken as a substitution). The draft only changes the speed, never the tokens.
+    (the mismatch taken as a substitution), or p + m when g[m] is one of `inserted`: tokens the output
+    adds without replacing any of the input (punctuation, for formatting), so the draft resumes at the
+    token it stopped at. The draft only changes the speed, never the tokens.
 
     `drafts` (per source, token ids) replaces the source as the text drafts are cut from: a guess
     nearer the output (the source with its likely edits made) saves a pass per edit guessed right.
@@ -139,6 +143,7 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
     counts the passes source b took part in; the batch runs max(passes) sequential passes.
     """
     _check(src, src_lens, max_len)
+    inserted = frozenset(inserted)
     if max_draft is not None and max_draft < 1:
         raise ValueError(f"max_draft must be >= 1 or None, got {max_draft}")
     b, eos = src.shape[0], model.cfg.eos_id
@@ -169,7 +174,8 @@ def aggressive_decode(model: TextSeq2Seq, src: Tensor, src_lens: Tensor, max_len
             last[i] = g[m]
             if _accept(out[i], d[:m] + [g[m]], eos, max_len):
                 still.append(row)
-                pointer[i] = _realign(sources[i], out[i], pointer[i] + m + 1, max_ngram)
+                skip = 0 if g[m] in inserted else 1
+                pointer[i] = _realign(sources[i], out[i], pointer[i] + m + skip, max_ngram)
         cache = cache.truncate(torch.tensor(keep, device=src.device))
         if len(still) < len(active):
             cache = cache.select(torch.tensor(still, dtype=torch.long, device=src.device))

@@ -24,9 +24,10 @@ from typing import Literal
 import torch
 from transduce.asr.text import decoding
 from transduce.asr.text.models import TextSeq2Seq
+from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
 __all__ = ["Method", "METHODS", "TextTooLongError", "Rewrite", "TextRewriter", "normalize_source",
-           "sentence_draft", "output_limit"]
+           "sentence_draft", "output_limit", "inserted_tokens"]
 
 Method = Literal["greedy", "beam", "aggressive"]
 METHODS: tuple[Method, ...] = ("greedy", "beam", "aggressive")
@@ -68,6 +69,13 @@ def sentence_draft(source: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def inserted_tokens(tokenizer: TextTokenizer) -> frozenset[int]:
+    """Ids of the pieces made of punctuation only ("," "?" "$" ...): formatting adds them without
+    replacing a spoken word, so aggressive decoding resumes its draft where it stopped after one."""
+    pieces = ((i, tokenizer.id_to_piece(i).lstrip("\u2581")) for i in range(tokenizer.vocab_size))
+    return frozenset(i for i, p in pieces if p and not any(c.isalnum() for c in p))
+
+
 def output_limit(source_tokens: int) -> int:
     """Most output tokens for a source of `source_tokens` (formatting rarely more than doubles a text)."""
     return 2 * source_tokens + 16
@@ -98,6 +106,7 @@ class TextRewriter:
         self.method, self.beam_size = method, beam_size
         self.batch_size, self.max_chars, self.max_draft = batch_size, max_chars, max_draft
         self.draft = draft
+        self.inserted = inserted_tokens(self.tokenizer)
 
     @classmethod
     def load(cls, model: str | os.PathLike = "format", device: str | torch.device = "cpu",
@@ -147,7 +156,7 @@ class TextRewriter:
                 max_draft = None if len(rows) == 1 else BATCHED_MAX_DRAFT
             drafts = [self.tokenizer.encode(self.draft(t)) for t in texts] if self.draft else None
             result = decoding.aggressive_decode(self.model, src, lens, max_len, max_draft=max_draft,
-                                                drafts=drafts)
+                                                drafts=drafts, inserted=self.inserted)
             tokens, passes = result.tokens, max(result.passes)
         else:
             if self.method == "greedy":

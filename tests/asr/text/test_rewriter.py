@@ -3,7 +3,13 @@
 import pytest
 import torch
 from text_helpers import seq2seq
-from transduce.asr.text.rewriter import TextRewriter, TextTooLongError, normalize_source, sentence_draft
+from transduce.asr.text.rewriter import (
+    TextRewriter,
+    TextTooLongError,
+    inserted_tokens,
+    normalize_source,
+    sentence_draft,
+)
 from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
 VOCAB = 80
@@ -46,6 +52,16 @@ def test_sentence_draft_makes_the_edits_most_outputs_make() -> None:
     assert sentence_draft("i think i'm late said i") == "I think I'm late said I."
     assert sentence_draft("it is in india") == "It is in india."
     assert sentence_draft("") == ""
+
+
+def test_inserted_tokens_are_the_punctuation_pieces(model) -> None:
+    tok = model.tokenizer
+    pieces = {tok.id_to_piece(i).lstrip("\u2581") for i in inserted_tokens(tok)}
+    assert {".", ","} <= pieces
+    assert not any(c.isalnum() for p in pieces for c in p)
+    others = set(range(tok.vocab_size)) - inserted_tokens(tok)
+    words = {tok.id_to_piece(i) for i in others}
+    assert all(any(c.isalnum() for c in p) or p == "\u2581" for p in words)
 
 
 def test_inputs_are_put_in_spoken_form(model) -> None:

@@ -134,6 +134,8 @@ def test_aggressive_is_greedy_on_random_models(pos: str, tie: bool, max_len: int
         g = torch.Generator().manual_seed(seed)
         drafts = [torch.randint(3, model.cfg.vocab_size, (int(n),), generator=g).tolist() for n in SRC_LENS]
         assert aggressive_decode(model, src, src_lens, max_len, drafts=drafts).tokens == expected
+        assert aggressive_decode(model, src, src_lens, max_len, drafts=drafts,
+                                 inserted=range(0, model.cfg.vocab_size, 3)).tokens == expected
         result = aggressive_decode(model, src, src_lens, max_len)
         assert result.tokens == expected
         assert all(p <= s for p, s in zip(result.passes, _greedy_steps(expected, max_len)))
@@ -193,6 +195,30 @@ def test_aggressive_on_inputs_the_model_does_not_copy(copier) -> None:
         greedy_steps = _greedy_steps(expected, max_len)
         assert all(p <= s for p, s in zip(result.passes, greedy_steps))
     assert max(result.passes) > 1 and sum(result.passes) < sum(greedy_steps)
+
+
+def test_inserted_tokens_resume_the_draft_where_it_stopped(copier) -> None:
+    """The draft lacks one output token (as a spoken draft lacks a comma): declared as inserted, the
+    next draft starts at the token the mismatch stopped at, so the source takes 2 passes instead of 3;
+    the tokens are greedy's either way."""
+    model = copier.double()
+    src, src_lens, _, _ = copy_batch(24, torch.Generator().manual_seed(11))
+    max_len = COPY_LENGTHS[1] + 5
+    expected = greedy(model, src, src_lens, max_len)
+    checked = 0
+    for b, out in enumerate(expected):
+        unique = [k for k in range(1, len(out) - 2) if out.count(out[k]) == 1]
+        if out != src[b, : src_lens[b]].tolist() or not unique:
+            continue
+        k = unique[0]
+        draft = [out[:k] + out[k + 1:]]
+        one = (src[b : b + 1], src_lens[b : b + 1], max_len)
+        plain = aggressive_decode(model, *one, drafts=draft)
+        resumed = aggressive_decode(model, *one, drafts=draft, inserted=[out[k]])
+        assert plain.tokens == resumed.tokens == [out]
+        assert (plain.passes, resumed.passes) == ([3], [2])
+        checked += 1
+    assert checked >= 10
 
 
 def test_realign_after_a_mismatch() -> None:
