@@ -24,6 +24,7 @@ from typing import Literal
 import torch
 from transduce.asr.text import decoding
 from transduce.asr.text.models import TextSeq2Seq
+from transduce.asr.text.spoken_numbers import write_numbers
 from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
 __all__ = ["Method", "METHODS", "TextTooLongError", "Rewrite", "TextRewriter", "normalize_source",
@@ -58,14 +59,16 @@ def normalize_source(text: str) -> str:
 
 
 _PRONOUN_I = re.compile(r"\bi\b(?='|\s|$)")
+_WEEKDAYS = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b")
 
 
 def sentence_draft(source: str) -> str:
     """The guess aggressive decoding drafts from for formatting: the source with the edits nearly every
-    output makes (first letter and "i" capitalised, a final period). It only saves passes when right."""
+    output makes (first letter, "i" and weekdays capitalised, a final period) and its numbers and
+    months guessed in written form (`write_numbers`). It only saves passes when right."""
     if not source:
         return source
-    text = _PRONOUN_I.sub("I", source)
+    text = _WEEKDAYS.sub(lambda m: m.group(0).capitalize(), _PRONOUN_I.sub("I", write_numbers(source)))
     return text[0].upper() + text[1:] + "."
 
 

@@ -52,6 +52,8 @@ def test_sentence_draft_makes_the_edits_most_outputs_make() -> None:
     assert sentence_draft("i think i'm late said i") == "I think I'm late said I."
     assert sentence_draft("it is in india") == "It is in india."
     assert sentence_draft("") == ""
+    assert sentence_draft("on monday march third i paid twelve dollars fifty") == \
+        "On Monday March 3 I paid $12.50."
 
 
 def test_inserted_tokens_are_the_punctuation_pieces(model) -> None:
