@@ -1,4 +1,5 @@
-"""Waveform augmentation: speed perturbation scales duration and frequency; noise lands at the asked SNR."""
+"""Waveform augmentation: speed perturbation scales duration and frequency; noise lands at the asked SNR;
+reverberation decays at the drawn RT60 and leaves a tail after the sound stops."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from transduce.asr.data.augment import (
     add_noise,
     augment,
     pink_noise,
+    reverberate,
+    room_impulse_response,
     speed_perturb,
     white_noise,
 )
@@ -91,8 +94,42 @@ def test_augment_is_a_function_of_the_rng_and_uses_noise_files(tmp_path):
 
 @pytest.mark.parametrize("kwargs", [
     {"speed_factors": ()}, {"speed_factors": (0.1,)}, {"noise_prob": 1.5}, {"snr_db": (20.0, 5.0)},
-    {"noise_kinds": ("brown",)}, {"noise_kinds": ("file",)},
+    {"noise_kinds": ("brown",)}, {"noise_kinds": ("file",)}, {"reverb_prob": -0.1}, {"rt60_s": (0.5, 0.2)},
+    {"rt60_s": (0.0, 0.5)},
 ])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError, match="AugmentConfig"):
         AugmentConfig(**kwargs)
+
+
+@pytest.mark.parametrize("rt60", [0.2, 0.5, 1.0])
+def test_room_impulse_response_decays_60_db_in_rt60(rt60):
+    rir = room_impulse_response(rt60, np.random.default_rng(0), SR)
+    assert rir[0] == 1.0 and len(rir) == int(rt60 * SR)
+    # Schroeder integration: energy left after t, in dB; fit its slope between -5 and -35 dB
+    left = 10 * np.log10(np.cumsum(rir[1:][::-1] ** 2)[::-1] + 1e-30)
+    left -= left[0]
+    t5, t35 = np.argmax(left < -5) / SR, np.argmax(left < -35) / SR
+    assert 60 * (t35 - t5) / 30 == pytest.approx(rt60, rel=0.15)
+
+
+def test_reverberation_keeps_length_and_peak_and_adds_a_tail():
+    t = np.arange(SR) / SR
+    tone = np.where(t < 0.5, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+    wet = reverberate(tone, room_impulse_response(0.6, np.random.default_rng(1), SR))
+    assert wet.shape == tone.shape and wet.dtype == np.float32
+    assert float(np.abs(wet).max()) == pytest.approx(0.5, rel=1e-5)
+    after = slice(int(0.52 * SR), int(0.6 * SR))  # the tone has stopped; its echo has not
+    assert np.sqrt(np.mean(wet[after] ** 2)) > 0.01 > np.sqrt(np.mean(tone[after] ** 2))
+    impulse = np.zeros(SR // 2, dtype=np.float32)
+    impulse[0] = 1.0
+    rir = room_impulse_response(0.3, np.random.default_rng(2), SR)
+    np.testing.assert_allclose(reverberate(impulse, rir)[: len(rir)], rir / np.abs(rir).max(), atol=1e-6)
+
+
+def test_augment_reverberates_only_when_asked():
+    x = (0.3 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)).astype(np.float32)
+    dry = AugmentConfig(speed_factors=(1.0,), noise_prob=0.0)
+    wet = AugmentConfig(speed_factors=(1.0,), noise_prob=0.0, reverb_prob=1.0)
+    np.testing.assert_array_equal(augment(x, dry, np.random.default_rng(3)), x)
+    assert not np.allclose(augment(x, wet, np.random.default_rng(3)), x, atol=1e-3)
