@@ -32,6 +32,9 @@ system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) 2>/dev/null \
 	  || echo "note: espeak-ng could not be installed; synthetic-speech steps will be skipped"; }
+	@command -v flite >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq flite >/dev/null) 2>/dev/null \
+	  || echo "note: flite could not be installed; its voices will be skipped"; }
 	@dpkg -s $(PROSE_DEBS) >/dev/null 2>&1 || { \
 	  (apt-get update -qq && apt-get install -y -qq $(PROSE_DEBS) >/dev/null) 2>/dev/null \
 	  || echo "note: $(PROSE_DEBS) could not be installed; prose training pairs will be skipped"; }
