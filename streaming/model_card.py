@@ -105,11 +105,12 @@ def _data_section(synth: dict[str, Any] | None, synth_path: Path | None) -> list
         return lines + [f"- Corpus recipe: {TODO}", ""]
     c, voices = synth["config"], synth["config"].get("voices", {})
     cmd = f"transduce data synth --out {synth_path.parent if synth_path else 'DIR'} --hours {c['hours']:g} " \
-          f"--seed {c['seed']}"
+          f"--seed {c['seed']}" + (" --preset broad" if c.get("text") == "broad" else "")
     for key in ("dev_fraction", "test_fraction"):
         if c.get(key) not in (None, 0.05):
             cmd += f" --{key.replace('_', '-')} {c[key]}"
-    lines += ["Synthetic English speech (espeak-ng, 16 kHz mono), made with", "", "    " + cmd, ""]
+    engines = "espeak-ng and flite" if c.get("flite_share") else "espeak-ng"
+    lines += [f"Synthetic English speech ({engines}, 16 kHz mono), made with", "", "    " + cmd, ""]
     for split in ("train", "dev", "test"):
         n, hours = synth.get("utterances", {}).get(split), synth.get("hours", {}).get(split, 0.0)
         names = ", ".join(voices.get(f"{split}_voices", []))

@@ -1,7 +1,8 @@
-"""`transduce data synth|score`: make the synthetic espeak-ng corpus; score hypotheses against a manifest.
+"""`transduce data synth|score`: make a synthetic speech corpus; score hypotheses against a manifest.
 
-`data synth --out DIR --hours H --seed S [--jobs N] [--max-utterances N]` writes 16 kHz WAVs and
-train/dev/test manifests (see `asr.data.synth` for the held-out voices) and prints the throughput.
+`data synth --out DIR --hours H --seed S [--preset demo|broad] [--jobs N] [--max-utterances N]` writes
+16 kHz WAVs and train/dev/test manifests (see `asr.data.synth` for the presets and the held-out
+voices and sentences) and prints the throughput.
 `data score REF_MANIFEST HYP_JSONL` prints WER and CER; hypotheses are JSONL rows with
 `pred_text` (NeMo's name) or `text`, matched to references by `audio_filepath` when every row
 has one, otherwise by line order. `--details` prints each utterance's alignment.
@@ -21,11 +22,14 @@ __all__ = ["COMMAND"]
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    synth = sub.add_parser("synth", help="synthesise English speech with espeak-ng into train/dev/test")
+    synth = sub.add_parser("synth", help="synthesise English speech (espeak-ng, flite) into train/dev/test")
     synth.add_argument("--out", required=True, type=Path, help="output folder")
     synth.add_argument("--hours", type=float, help="total hours of audio over the three splits")
     synth.add_argument("--seed", type=int, default=0, help="random seed (same seed: same corpus)")
-    synth.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at a time (default 2)")
+    synth.add_argument("--preset", choices=("demo", "broad"), default="demo",
+                       help="demo: the demo model's corpus (espeak-ng, template text); broad: real prose "
+                            "and held-out sentences, espeak-ng and flite, reverberation and noise")
+    synth.add_argument("--jobs", type=int, default=2, help="synthesiser processes at a time (default 2)")
     synth.add_argument("--max-utterances", type=int, help="total utterances cap (quick runs, tests)")
     synth.add_argument("--dev-fraction", type=float, default=0.05)
     synth.add_argument("--test-fraction", type=float, default=0.05)
@@ -39,16 +43,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _synth(args: argparse.Namespace) -> int:
     from transduce.asr.data.espeak import SynthesisError
-    from transduce.asr.data.synth import SynthConfig, synthesize_corpus
+    from transduce.asr.data.format_pairs import ProseSourceMissing
+    from transduce.asr.data.synth import PRESETS, SynthConfig, synthesize_corpus
 
     if args.hours is None and args.max_utterances is None:
         raise CommandError("give --hours, --max-utterances or both")
     try:
         cfg = SynthConfig(hours=args.hours, max_utterances=args.max_utterances, seed=args.seed,
-                          dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
+                          dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                          **PRESETS[args.preset])
         report = synthesize_corpus(args.out, cfg, jobs=args.jobs, overwrite=args.overwrite,
                                    show_progress=not args.quiet)
-    except (ValueError, FileExistsError, SynthesisError) as e:
+    except (ValueError, FileExistsError, SynthesisError, ProseSourceMissing) as e:
         raise CommandError(str(e)) from None
     for split in report.utterances:
         print(f"{split}: {report.utterances[split]} utterances, {report.hours[split]:.4f} h "

@@ -1,16 +1,26 @@
-"""A synthetic English speech corpus made with espeak-ng: 16 kHz mono WAVs plus train/dev/test manifests.
+"""A synthetic English speech corpus made with espeak-ng and flite: 16 kHz mono WAVs plus train/dev/test
+manifests.
 
-Each utterance i of a split is a pure function of (seed, split, i): its text (`asr.data.textgen`),
-voice, variant, speed (-s), pitch (-p), word gap (-g), level and leading/trailing silence. So the
+Each utterance i of a split is a pure function of (seed, split, i): its text, engine, voice, variant,
+speed, pitch, word gap (espeak -g), level, leading/trailing silence, reverberation and noise. So the
 same seed gives the same files and manifests whatever the number of jobs, and a split is the
 shortest prefix of its sequence that reaches its share of the hours (or of --max-utterances).
+
+Two presets (`PRESETS`, `transduce data synth --preset`): "demo", the corpus the bundled demo model
+was trained on (espeak-ng only, `asr.data.textgen` text, dev/test sentences shared with train), and
+"broad", for models that should recognise English they never heard: `asr.data.broad_text` (real
+prose, an everyday grammar and the templates, dev/test sentences held out by a hash of each
+sentence), a share of the utterances spoken by flite, room-like reverberation and noise.
 
 Held-out speakers (defaults in `VoiceSplits`): train uses only train voices x train variants.
 dev utterances use the dev voice (en-us-nyc) or a dev variant (m6 f4 klatt5 victor shelby), test
 utterances the test voice (en-gb-x-gbcwmd, West Midlands) or a test variant (m3 f2 klatt2 robert
 grandma), always with at least one held-out part; so no voice+variant pair of dev or test occurs in
-train, and dev and test share none either. Layout: DIR/wav/<split>/<split>_<i>.wav,
-DIR/<split>.jsonl (paths relative to DIR), DIR/synth.json (settings, counts, hours).
+train, and dev and test share none either. flite voices are held out whole (`VoiceSplits.flite_*`);
+for flite, speed is a percentage of the voice's rate and pitch a percentage of its pitch (shifted by
+resampling after synthesis: flite's own pitch target moves only its diphone voices).
+Layout: DIR/wav/<split>/<split>_<i>.wav, DIR/<split>.jsonl (paths relative to DIR), DIR/synth.json
+(settings, counts, hours).
 N: samples.
 """
 
@@ -31,12 +41,21 @@ from typing import Any
 import numpy as np
 import soxr
 from transduce.asr.config import to_dict
+from transduce.asr.data.augment import (
+    add_noise,
+    pink_noise,
+    reverberate,
+    room_impulse_response,
+    speed_perturb,
+)
+from transduce.asr.data.broad_text import broad_text
 from transduce.asr.data.espeak import espeak
+from transduce.asr.data.flite import flite
 from transduce.asr.data.manifest import ManifestEntry, write_manifest
 from transduce.asr.data.textgen import generate_text
 
-__all__ = ["SPLITS", "VoiceSplits", "SynthConfig", "UtteranceSpec", "SynthReport", "plan_utterance",
-           "render", "synthesize_corpus"]
+__all__ = ["SPLITS", "PRESETS", "VoiceSplits", "SynthConfig", "UtteranceSpec", "SynthReport",
+           "plan_utterance", "render", "synthesize_corpus"]
 
 SPLITS = ("train", "dev", "test")
 
@@ -55,11 +74,16 @@ class VoiceSplits:
         "linda", "steph", "belinda", "aunty", "Annie")
     dev_variants: tuple[str, ...] = ("m6", "f4", "klatt5", "victor", "shelby")
     test_variants: tuple[str, ...] = ("m3", "f2", "klatt2", "robert", "grandma")
+    # flite speakers: kal and kal16 are one speaker (8 and 16 kHz diphones), so both stay in train
+    flite_train: tuple[str, ...] = ("kal", "kal16", "awb")
+    flite_dev: tuple[str, ...] = ("rms",)
+    flite_test: tuple[str, ...] = ("slt",)
 
     def __post_init__(self) -> None:
         voices = (self.train_voices, self.dev_voices, self.test_voices)
         variants = (self.train_variants, self.dev_variants, self.test_variants)
-        for kind, groups in (("voices", voices), ("variants", variants)):
+        flite_voices = (self.flite_train, self.flite_dev, self.flite_test)
+        for kind, groups in (("voices", voices), ("variants", variants), ("flite voices", flite_voices)):
             if not all(groups) or len(set().union(*groups)) != sum(len(g) for g in groups):
                 raise ValueError(f"VoiceSplits: {kind} must be non-empty and disjoint, got {groups}")
 
@@ -72,6 +96,10 @@ class VoiceSplits:
         variants = self.dev_variants if split == "dev" else self.test_variants
         every = [(v, w) for v in self.train_voices + voices for w in self.train_variants + variants]
         return tuple(c for c in every if c[0] in voices or c[1] in variants)
+
+    def flite_voices(self, split: str) -> tuple[str, ...]:
+        """The flite voices `split` may use (whole voices: none is shared between splits)."""
+        return {"train": self.flite_train, "dev": self.flite_dev, "test": self.flite_test}[split]
 
 
 @dataclass(frozen=True)
@@ -91,8 +119,30 @@ class SynthConfig:
     peak_dbfs: tuple[float, float] = (-12.0, -1.0)  # the level each utterance is scaled to
     sample_rate: int = 16000
     voices: VoiceSplits = field(default_factory=VoiceSplits)
+    text: str = "demo"  # "demo": asr.data.textgen; "broad": asr.data.broad_text, sentences held out
+    heldout_share: float = 0.03  # "broad": share of all sentences kept for dev, and again for test
+    flite_share: float = 0.0  # share of utterances spoken by flite instead of espeak-ng
+    flite_speed: tuple[int, int] = (80, 125)  # percent of the voice's own rate
+    flite_pitch: tuple[int, int] = (88, 112)  # percent of the voice's own pitch
+    reverb_prob: float = 0.0
+    rt60_s: tuple[float, float] = (0.15, 0.7)
+    noise_prob: float = 0.0  # white or pink noise over the whole utterance, silences included
+    snr_db: tuple[float, float] = (10.0, 35.0)
 
     def __post_init__(self) -> None:
+        if self.text not in ("demo", "broad"):
+            raise ValueError(f"SynthConfig.text must be 'demo' or 'broad', got {self.text!r}")
+        if not 0 < self.heldout_share < 0.5:
+            raise ValueError(f"SynthConfig.heldout_share must be in (0, 0.5), got {self.heldout_share}")
+        for name in ("flite_share", "reverb_prob", "noise_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SynthConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        ranges_ok = (0 < self.rt60_s[0] <= self.rt60_s[1] <= 3.0
+                     and 0 < self.flite_speed[0] <= self.flite_speed[1]
+                     and 0 < self.flite_pitch[0] <= self.flite_pitch[1] and self.snr_db[0] <= self.snr_db[1])
+        if not ranges_ok:
+            raise ValueError("SynthConfig: rt60_s, flite_speed, flite_pitch and snr_db must be (low, high) "
+                             "ranges of positive values (rt60 at most 3 s)")
         if self.hours is None and self.max_utterances is None:
             raise ValueError("SynthConfig: set hours, max_utterances or both")
         if self.hours is not None and self.hours <= 0:
@@ -116,9 +166,17 @@ class SynthConfig:
         return {s: (secs[s], counts[s]) for s in SPLITS}
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "demo": {},
+    "broad": {"text": "broad", "flite_share": 0.35, "reverb_prob": 0.3, "noise_prob": 0.3},
+}
+
+
 @dataclass(frozen=True)
 class UtteranceSpec:
-    """Everything that decides one utterance's audio."""
+    """Everything that decides one utterance's audio. speed and pitch are espeak-ng's -s (words per
+    minute) and -p (0-99), or for flite percentages of the voice's rate and pitch; rt60_s / snr_db are
+    None when the utterance gets no reverberation / noise, which are drawn from `effects_seed`."""
 
     split: str
     index: int
@@ -132,6 +190,12 @@ class UtteranceSpec:
     lead_s: float
     trail_s: float
     peak_dbfs: float
+    engine: str = "espeak"
+    rt60_s: float | None = None
+    noise: str | None = None  # "white" or "pink"
+    snr_db: float | None = None
+    effects_seed: int = 0
+    written: str | None = None  # the sentence in written form, where the text source has one
 
     @property
     def name(self) -> str:
@@ -140,16 +204,34 @@ class UtteranceSpec:
 
 
 def plan_utterance(cfg: SynthConfig, split: str, index: int) -> UtteranceSpec:
-    """The settings of utterance `index` of `split`, drawn from an RNG seeded by (seed, split, index)."""
+    """The settings of utterance `index` of `split`, drawn from an RNG seeded by (seed, split, index).
+
+    Draws happen in a fixed order, the "demo" preset's first, so its corpora stay what they were.
+    """
     r = random.Random(f"transduce-synth:{cfg.seed}:{split}:{index}")
-    category, text = generate_text(r)
-    voice, variant = r.choice(cfg.voices.combos(split))
-    return UtteranceSpec(
-        split, index, category, text, voice, variant,
-        speed=r.randint(*cfg.speed_wpm), pitch=r.randint(*cfg.pitch), word_gap=r.randint(*cfg.word_gap),
-        lead_s=round(r.uniform(*cfg.lead_silence_s), 3), trail_s=round(r.uniform(*cfg.trail_silence_s), 3),
-        peak_dbfs=round(r.uniform(*cfg.peak_dbfs), 2),
-    )
+    written = None
+    if cfg.text == "broad":
+        category, written, text = broad_text(r, split, cfg.heldout_share, cfg.heldout_share)
+    else:
+        category, text = generate_text(r)
+    if cfg.flite_share and r.random() < cfg.flite_share:
+        engine, voice, variant = "flite", r.choice(cfg.voices.flite_voices(split)), ""
+        speed, pitch = r.randint(*cfg.flite_speed), r.randint(*cfg.flite_pitch)
+    else:
+        engine, (voice, variant) = "espeak", r.choice(cfg.voices.combos(split))
+        speed, pitch = r.randint(*cfg.speed_wpm), r.randint(*cfg.pitch)
+    common = dict(word_gap=r.randint(*cfg.word_gap), lead_s=round(r.uniform(*cfg.lead_silence_s), 3),
+                  trail_s=round(r.uniform(*cfg.trail_silence_s), 3),
+                  peak_dbfs=round(r.uniform(*cfg.peak_dbfs), 2))
+    effects: dict[str, Any] = {}
+    if cfg.reverb_prob and r.random() < cfg.reverb_prob:
+        effects["rt60_s"] = round(r.uniform(*cfg.rt60_s), 3)
+    if cfg.noise_prob and r.random() < cfg.noise_prob:
+        effects["noise"], effects["snr_db"] = r.choice(("white", "pink")), round(r.uniform(*cfg.snr_db), 1)
+    if effects:
+        effects["effects_seed"] = r.getrandbits(32)
+    return UtteranceSpec(split, index, category, text, voice, variant, speed, pitch, engine=engine, **common,
+                         **effects, written=written)
 
 
 def _trim(x: np.ndarray, rate: int, threshold: float = 1e-3, margin_s: float = 0.01) -> np.ndarray:
@@ -161,16 +243,33 @@ def _trim(x: np.ndarray, rate: int, threshold: float = 1e-3, margin_s: float = 0
     return x[max(0, loud[0] - pad): loud[-1] + pad + 1]
 
 
-def render(spec: UtteranceSpec, sample_rate: int = 16000) -> np.ndarray:
-    """The int16 samples (N,) of `spec` at `sample_rate`: espeak-ng, trimmed, resampled, levelled, padded."""
+def _speak(spec: UtteranceSpec) -> tuple[np.ndarray, int]:
+    """float64 samples (N,) in [-1, 1] of spec's text from its engine, trimmed, and their rate."""
+    if spec.engine == "flite":
+        factor = spec.pitch / 100.0  # spoken slower by the factor, then sped up by it: pitch x factor
+        pcm, rate = flite(spec.text, spec.voice, stretch=100.0 / spec.speed * factor)
+        x = _trim(pcm.astype(np.float64) / 32768.0, rate)
+        return speed_perturb(x, factor, rate).astype(np.float64), rate
     pcm, rate = espeak(spec.text, spec.voice, spec.variant, spec.speed, spec.pitch, spec.word_gap)
-    x = _trim(pcm.astype(np.float64) / 32768.0, rate)
+    return _trim(pcm.astype(np.float64) / 32768.0, rate), rate
+
+
+def render(spec: UtteranceSpec, sample_rate: int = 16000) -> np.ndarray:
+    """The int16 samples (N,) of `spec` at `sample_rate`: synthesised, trimmed, resampled, reverberated,
+    padded with silence, noised, levelled."""
+    x, rate = _speak(spec)
     x = soxr.resample(x, rate, sample_rate, quality="HQ") if rate != sample_rate else x
+    rng = np.random.default_rng(spec.effects_seed)
+    if spec.rt60_s is not None:
+        x = reverberate(x, room_impulse_response(spec.rt60_s, rng, sample_rate)).astype(np.float64)
+    lead, trail = np.zeros(round(spec.lead_s * sample_rate)), np.zeros(round(spec.trail_s * sample_rate))
+    x = np.concatenate([lead, x, trail])
+    if spec.snr_db is not None:
+        noise = pink_noise(len(x), rng) if spec.noise == "pink" else rng.standard_normal(len(x))
+        x = add_noise(x, noise, spec.snr_db).astype(np.float64)
     peak = float(np.abs(x).max()) if len(x) else 0.0
     if peak > 0:
         x = x * (10.0 ** (spec.peak_dbfs / 20.0) / peak)
-    lead, trail = np.zeros(round(spec.lead_s * sample_rate)), np.zeros(round(spec.trail_s * sample_rate))
-    x = np.concatenate([lead, x, trail])
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
@@ -220,8 +319,12 @@ class SynthReport:
 
 
 def _entry(spec: UtteranceSpec, path: Path, num_samples: int, rate: int) -> ManifestEntry:
-    extra = {"speaker": f"{spec.voice}+{spec.variant}", "voice": spec.voice, "variant": spec.variant,
-             "speed": spec.speed, "pitch": spec.pitch, "word_gap": spec.word_gap, "category": spec.category}
+    speaker = f"flite:{spec.voice}" if spec.engine == "flite" else f"{spec.voice}+{spec.variant}"
+    extra = {"speaker": speaker, "engine": spec.engine, "voice": spec.voice, "variant": spec.variant,
+             "speed": spec.speed, "pitch": spec.pitch, "word_gap": spec.word_gap, "category": spec.category,
+             "rt60_s": spec.rt60_s, "snr_db": spec.snr_db}
+    if spec.written is not None:
+        extra["written"] = spec.written
     return ManifestEntry(str(path), num_samples / rate, spec.text, 0.0, extra)
 
 
@@ -291,6 +394,8 @@ def _write_summary(out: Path, cfg: SynthConfig, report: SynthReport) -> None:
         "config": to_dict(cfg),
         "utterances": report.utterances,
         "hours": {s: round(h, 6) for s, h in report.hours.items()},
-        "speakers": {s: [f"{v}+{w}" for v, w in cfg.voices.combos(s)] for s in SPLITS},
+        "speakers": {s: [f"{v}+{w}" for v, w in cfg.voices.combos(s)]
+                     + ([f"flite:{v}" for v in cfg.voices.flite_voices(s)] if cfg.flite_share else [])
+                     for s in SPLITS},
     }
     (out / "synth.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
