@@ -1,4 +1,5 @@
-"""Synthetic espeak-ng corpus: reproducible bytes, readable manifests, held-out speakers, silence padding."""
+"""Synthetic corpus: reproducible bytes, readable manifests, held-out speakers, silence padding; the broad
+preset: flite voices held out whole, held-out sentences, reverberation and noise, still reproducible."""
 
 import dataclasses
 import filecmp
@@ -7,13 +8,27 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from transduce.asr.data.broad_text import sentence_split
 from transduce.asr.data.espeak import espeak, espeak_available
+from transduce.asr.data.flite import flite_available
+from transduce.asr.data.format_pairs import prose_available
 from transduce.asr.data.manifest import read_manifest
-from transduce.asr.data.synth import SPLITS, SynthConfig, VoiceSplits, plan_utterance, synthesize_corpus
+from transduce.asr.data.synth import (
+    PRESETS,
+    SPLITS,
+    SynthConfig,
+    VoiceSplits,
+    plan_utterance,
+    synthesize_corpus,
+)
 from transduce.asr.data.textgen import TRANSCRIPT_ALPHABET
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+needs_broad = pytest.mark.skipif(not (espeak_available() and flite_available() and prose_available()),
+                                 reason="espeak-ng, flite or the prose packages are not installed")
 TINY = SynthConfig(hours=None, max_utterances=6, seed=3)
+BROAD = SynthConfig(hours=None, max_utterances=20, seed=5, dev_fraction=0.2, test_fraction=0.2,
+                    **{**PRESETS["broad"], "flite_share": 0.5, "reverb_prob": 0.5, "noise_prob": 0.5})
 
 
 def _files(root):
@@ -115,3 +130,50 @@ def test_existing_corpus_is_not_overwritten_by_accident(tmp_path):
     small = dataclasses.replace(TINY, max_utterances=3)
     synthesize_corpus(tmp_path, small, overwrite=True, show_progress=False)
     assert len(list((tmp_path / "wav").rglob("*.wav"))) == 3  # stale files of the old run are gone
+
+
+@needs_broad
+def test_broad_plans_hold_out_flite_voices_and_sentences():
+    vs = BROAD.voices
+    plans = {s: [plan_utterance(BROAD, s, i) for i in range(120)] for s in SPLITS}
+    for split, allowed in (("train", vs.flite_train), ("dev", vs.flite_dev), ("test", vs.flite_test)):
+        flite_voices = {p.voice for p in plans[split] if p.engine == "flite"}
+        assert flite_voices and flite_voices <= set(allowed)
+        assert all(sentence_split(p.written, BROAD.heldout_share, BROAD.heldout_share) == split
+                   for p in plans[split])
+        assert all(p.engine == "espeak" or (not p.variant and 80 <= p.speed <= 125 and 88 <= p.pitch <= 112)
+                   for p in plans[split])
+    train = plans["train"]
+    assert 0.35 < sum(p.rt60_s is not None for p in train) / len(train) < 0.65
+    assert 0.35 < sum(p.snr_db is not None for p in train) / len(train) < 0.65
+    assert {p.noise for p in train if p.noise} == {"white", "pink"}
+    with pytest.raises(ValueError, match="flite voices"):
+        VoiceSplits(flite_test=("awb",))
+
+
+@needs_broad
+def test_broad_corpus_is_reproducible_and_its_manifests_say_how_each_utterance_was_made(tmp_path):
+    a = synthesize_corpus(tmp_path / "a", BROAD, jobs=1, show_progress=False)
+    b = synthesize_corpus(tmp_path / "b", BROAD, jobs=2, show_progress=False)
+    names = _files(tmp_path / "a")
+    assert a.utterances == b.utterances == {"train": 12, "dev": 4, "test": 4}
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert mismatch == [] and errors == []
+    engines = set()
+    for split in SPLITS:
+        for e in read_manifest(tmp_path / "a" / f"{split}.jsonl", check_audio=True):
+            spec = plan_utterance(BROAD, split, int(e.audio_filepath[-10:-4]))
+            x, rate = sf.read(e.audio_filepath, dtype="int16")
+            assert rate == 16000 and 0.5 < len(x) / rate < 40
+            peak = 20 * np.log10(np.abs(x.astype(np.float64)).max() / 32767)
+            assert peak == pytest.approx(spec.peak_dbfs, abs=0.01)
+            lead = round(spec.lead_s * 16000)
+            assert x[:lead].any() == (spec.snr_db is not None)  # noise covers the silences too
+            extra = e.extra
+            made = (extra["engine"], extra["rt60_s"], extra["snr_db"])
+            assert made == (spec.engine, spec.rt60_s, spec.snr_db)
+            assert extra["written"] == spec.written and e.text == spec.text
+            engines.add(extra["engine"])
+    assert engines == {"espeak", "flite"}
+    summary = json.loads((tmp_path / "a" / "synth.json").read_text())
+    assert "flite:slt" in summary["speakers"]["test"] and "flite:slt" not in summary["speakers"]["train"]
