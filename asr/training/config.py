@@ -19,7 +19,7 @@ from transduce.asr.config import ConfigError, from_dict, to_dict
 from transduce.asr.data.augment import AugmentConfig
 from transduce.asr.features import SpecAugmentConfig
 from transduce.asr.models.asr_model import ASRModelConfig
-from transduce.asr.text.models import TextSeq2SeqConfig
+from transduce.asr.text.models import TextLMConfig, TextSeq2SeqConfig
 
 __all__ = [
     "TokenizerSettings",
@@ -37,8 +37,8 @@ __all__ = [
 ]
 
 # What a run trains: "asr" (speech manifests -> ASRModel), "text_seq2seq" (JSONL {"src", "tgt"} pairs
-# -> asr.text.TextSeq2Seq); see asr.training.tasks.
-TASKS = ("asr", "text_seq2seq")
+# -> asr.text.TextSeq2Seq), "text_lm" (lines of text -> asr.text.TextLM); see asr.training.tasks.
+TASKS = ("asr", "text_seq2seq", "text_lm")
 
 _PLACEHOLDER_VOCAB = 3  # only to check the model section before the tokenizer exists
 _TEXT_PLACEHOLDER_VOCAB = 5  # the same for text models (4 special ids and one piece)
@@ -156,7 +156,8 @@ class ValidationSettings:
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything `transduce train` needs; `model` is the model config of `task` as a mapping (an
-    ASRModelConfig for "asr", a TextSeq2SeqConfig for "text_seq2seq"; vocab sizes may be 0)."""
+    ASRModelConfig for "asr", a TextSeq2SeqConfig for "text_seq2seq", a TextLMConfig for "text_lm";
+    vocab sizes may be 0)."""
 
     model: dict[str, Any]
     data: DataSettings
@@ -239,9 +240,11 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> ASRModelConfig:
     return _build_config(ASRModelConfig, data)
 
 
-def text_model_config(cfg: TrainConfig, vocab_size: int) -> TextSeq2SeqConfig:
-    """The TextSeq2SeqConfig of `cfg.model` with a vocab_size that is 0 or missing set to `vocab_size`."""
-    return _build_config(TextSeq2SeqConfig, _model_section(cfg, vocab_size))
+def text_model_config(cfg: TrainConfig, vocab_size: int) -> TextSeq2SeqConfig | TextLMConfig:
+    """The TextSeq2SeqConfig (task text_seq2seq) or TextLMConfig (text_lm) of `cfg.model`, with a
+    vocab_size that is 0 or missing set to `vocab_size`."""
+    cls = TextLMConfig if cfg.task == "text_lm" else TextSeq2SeqConfig
+    return _build_config(cls, _model_section(cfg, vocab_size))
 
 
 def _yaml_load(text: str) -> Any:

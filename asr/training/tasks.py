@@ -12,7 +12,7 @@ averaging and export do not look inside a batch. A task says
     width(model)                    d_model of the lr schedule (noam)
     validator(given) / describe     the dev decoding and how its result is logged
 "Asr" trains an ASRModel on speech manifests; "text_seq2seq" (asr.training.text_task) a TextSeq2Seq
-on JSONL pairs.
+on JSONL pairs; "text_lm" (asr.training.lm_task) a TextLM on lines of text.
 """
 
 from __future__ import annotations
@@ -125,4 +125,8 @@ def make_task(cfg: TrainConfig) -> Task:
         from transduce.asr.training.text_task import TextSeq2SeqTask
 
         return TextSeq2SeqTask(cfg)
+    if cfg.task == "text_lm":
+        from transduce.asr.training.lm_task import TextLMTask
+
+        return TextLMTask(cfg)
     raise ConfigError(f"task: unknown task {cfg.task!r}")

@@ -30,7 +30,7 @@ from transduce.asr.tokenizers import Tokenizer
 from transduce.asr.tokenizers.text_bpe import TextTokenizer
 from transduce.asr.training.config import TrainConfig, ValidationSettings, text_model_config
 
-__all__ = ["TextPair", "read_pairs", "TextBatch", "TextPairsDataset", "TextValidationResult",
+__all__ = ["TextPair", "read_pairs", "TextBatch", "pad_tokens", "TextPairsDataset", "TextValidationResult",
            "validate_text", "TextSeq2SeqTask"]
 
 
@@ -88,7 +88,8 @@ class TextBatch:
         return self._map(lambda t: t.pin_memory())
 
 
-def _pad(rows: Sequence[list[int]]) -> Tensor:
+def pad_tokens(rows: Sequence[list[int]]) -> Tensor:
+    """Token id lists as one (B, longest) long tensor, padded with 0 (the text tokenizers' pad id)."""
     out = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
     for i, r in enumerate(rows):
         out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
@@ -121,9 +122,9 @@ class TextPairsDataset(torch.utils.data.Dataset):
     def collate(self, items: Sequence[tuple[int, list[int], list[int]]]) -> TextBatch:
         src = [s if s else [self.eos] for _, s, _ in items]  # an empty source still has one position
         tgt = [t for _, _, t in items]
-        return TextBatch(_pad(src), torch.tensor([len(s) for s in src]), _pad([[self.bos, *t] for t in tgt]),
-                         _pad([[*t, self.eos] for t in tgt]), torch.tensor([len(t) + 1 for t in tgt]),
-                         torch.tensor([i for i, _, _ in items]))
+        return TextBatch(pad_tokens(src), torch.tensor([len(s) for s in src]),
+                         pad_tokens([[self.bos, *t] for t in tgt]), pad_tokens([[*t, self.eos] for t in tgt]),
+                         torch.tensor([len(t) + 1 for t in tgt]), torch.tensor([i for i, _, _ in items]))
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def validate_text(model: TextSeq2Seq, pairs: Sequence[TextPair], max_utterances:
             part = [tok.encode(p.src) or [tok.eos_id] for p in chosen[start: start + batch_size]]
             lens = torch.tensor([len(s) for s in part], device=device)
             max_len = 2 * max(len(s) for s in part) + 16
-            hyps += greedy(model, _pad(part).to(device), lens, max_len)
+            hyps += greedy(model, pad_tokens(part).to(device), lens, max_len)
     finally:
         model.train(was_training)
     refs = [tok.encode(p.tgt) for p in chosen]
