@@ -133,3 +133,14 @@ def test_the_demo_config_is_a_small_cache_aware_streaming_tdt_ctc_model():
     assert state.batch_size == 2
     with pytest.raises(FileNotFoundError, match="bundled: .*demo_fastconformer_tdt"):
         example_config("nope")
+
+
+def test_the_broad_config_fits_the_issue_budget_and_streams():
+    """Issue 17: at most 30M parameters, bundled weights (float16) at most 60 MB, 160 ms chunks."""
+    cfg = load_train_config(example_config("broad_fastconformer_tdt"))
+    model = ASRModel(model_config(cfg, 29))
+    params = sum(p.numel() for p in model.parameters())
+    assert 5e6 < params <= 30e6 and 2 * params <= 60e6
+    assert cfg.data.augment.reverb_prob > 0 and cfg.data.train_manifest.endswith("broad/train.jsonl")
+    assert any(right == 3 for _, right in model.cfg.encoder.att_context_size)  # 160 ms chunks
+    assert model.encoder.init_state(1, lookahead=2).batch_size == 1
