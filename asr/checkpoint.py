@@ -40,6 +40,7 @@ __all__ = [
     "CheckpointError",
     "save_model",
     "load_model",
+    "resolve_model_dir",
     "bundled_models",
     "bundled_model_path",
 ]
@@ -190,7 +191,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         from transduce.asr.nemo import load_nemo
 
         return load_nemo(path).to(device=device, dtype=dtype).eval()
-    directory = _resolve(path)
+    directory = resolve_model_dir(path)
     entry, cfg = _read_config(directory / CONFIG_FILE)
     state = _read_weights(directory / WEIGHTS_FILE)
     tokenizer = _read_tokenizer(directory / TOKENIZER_DIR)
@@ -213,7 +214,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     return model.eval()
 
 
-def _resolve(path: str | Path) -> Path:
+def resolve_model_dir(path: str | os.PathLike) -> Path:
     """A checkpoint directory: `path` itself if it exists, else a bundled model of that name."""
     p = Path(path).expanduser()
     if p.exists():

@@ -8,6 +8,7 @@
         results = s.feed(chunk)                       # partial / final StreamResults
         results += s.finish()
     Recognizer.load("demo", formatting=True)          # + written form: Transcript/StreamResult.formatted_text
+    Recognizer.load(model, decoding="beam", lm="path/to/lm", lm_weight=0.3)  # finals re-ranked by an LM
 
 Where it lives: in `streaming`, because `stream()` is the streaming engine (Session and the batched
 step the service's Scheduler runs) and the layers point service -> streaming -> asr. Offline
@@ -29,12 +30,15 @@ from typing import Literal
 
 import numpy as np
 import torch
+from transduce.asr.decoding.lm_rescoring import LMRescoringConfig
 from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.text.models import TextLM
 from transduce.streaming.batch import decode_sessions
 from transduce.streaming.config import EndpointConfig, SessionConfig
 from transduce.streaming.decoders import decoder_for
 from transduce.streaming.errors import SessionConfigError
-from transduce.streaming.formatting import FormattingSpec, format_results, format_transcripts, load_formatter
+from transduce.streaming.formatting import FormattingSpec, format_transcripts, load_formatter
+from transduce.streaming.lm import LMRescorer, LMSpec, load_lm
 from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.results import StreamResult
 from transduce.streaming.stream import Stream
@@ -51,10 +55,20 @@ class RecognizerConfig:
     decoding: Literal["greedy", "beam"] = "greedy"
     beam_size: int = 4
     lookahead_ms: int | None = None
+    lm_weight: float = 0.3  # with a language model: its weight in rescoring finals (`streaming.lm`)
+    length_bonus: float = 0.0  # with a language model: added per word in rescoring finals
 
     def __post_init__(self) -> None:
         # SessionConfig holds the one copy of these checks (typed errors that name the setting)
         SessionConfig(decoding=self.decoding, beam_size=self.beam_size)
+        _lm_config(self.lm_weight, self.length_bonus)
+
+
+def _lm_config(weight: float, bonus: float) -> LMRescoringConfig:
+    try:
+        return LMRescoringConfig(float(weight), float(bonus))
+    except (TypeError, ValueError) as e:
+        raise SessionConfigError(f"lm_weight / length_bonus: {e}") from None
 
 
 def _as_list(inputs: Sequence[AudioInput] | AudioInput) -> list[AudioInput]:
@@ -67,10 +81,11 @@ def _as_list(inputs: Sequence[AudioInput] | AudioInput) -> list[AudioInput]:
 
 class Recognizer:
     """A model in eval mode plus its decoding settings; thread-compatible, shared by all streams.
-    formatter: the text model that writes finals and transcripts in written form (None: off)."""
+    formatter: the text model that writes finals and transcripts in written form (None: off); lm: the
+    language model that re-ranks the n-best of finals and transcripts with beam decoding (None: off)."""
 
     def __init__(self, model: ASRModel, cfg: RecognizerConfig | None = None,
-                 formatter: FormattingSpec = None) -> None:
+                 formatter: FormattingSpec = None, lm: TextLM | None = None) -> None:
         self.cfg = cfg or RecognizerConfig()
         if not isinstance(model, ASRModel):
             raise SessionConfigError(f"a Recognizer needs an asr ASRModel, got {type(model).__name__}")
@@ -80,17 +95,22 @@ class Recognizer:
         self.lookahead = lookahead_index(model, self.cfg.lookahead_ms)  # the context index, internal
         self.model = model.eval()
         self.formatter = load_formatter(formatter, next(model.parameters()).device)
+        self.lm = load_lm(lm)
 
     @classmethod
     def load(cls, model: str | os.PathLike = "demo", device: str | torch.device = "cpu",
              decoding: Literal["greedy", "beam"] = "greedy", beam_size: int = 4,
-             lookahead_ms: int | None = None, formatting: FormattingSpec = False) -> Recognizer:
+             lookahead_ms: int | None = None, formatting: FormattingSpec = False, lm: LMSpec = None,
+             lm_weight: float = 0.3, length_bonus: float = 0.0) -> Recognizer:
         """The Recognizer of a model directory, or of a bundled model by name ("demo"). formatting:
-        True for the bundled formatting model, or a text model's directory / name (`streaming.formatting`)."""
+        True for the bundled formatting model, or a text model's directory / name (`streaming.formatting`).
+        lm: True for the language model bundled beside the model, or a TextLM's directory / name
+        (`streaming.lm`), with its rescoring weight and per-word bonus."""
         from transduce.asr.checkpoint import load_model
 
-        cfg = RecognizerConfig(decoding, beam_size, lookahead_ms)
-        return cls(load_model(model, device=device), cfg, load_formatter(formatting, device))
+        cfg = RecognizerConfig(decoding, beam_size, lookahead_ms, lm_weight, length_bonus)
+        return cls(load_model(model, device=device), cfg, load_formatter(formatting, device),
+                   load_lm(lm, model, device))
 
     @property
     def lookahead_ms(self) -> int:
@@ -119,6 +139,19 @@ class Recognizer:
         decoder = decoder_for(self.model, self._session_config())
         transcripts = transcribe_inputs(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
                                         max_batch_frames, workers)
+        return self._finish(transcripts)
+
+    def _rescorer(self, lm_weight: float | None = None) -> LMRescorer | None:
+        if self.lm is None:
+            return None
+        weight = self.cfg.lm_weight if lm_weight is None else lm_weight
+        return LMRescorer(self.lm, _lm_config(weight, self.cfg.length_bonus))
+
+    def _finish(self, transcripts: list[Transcript]) -> list[Transcript]:
+        """Transcripts rescored by the LM and formatted, where the recogniser does either."""
+        rescorer = self._rescorer()
+        if rescorer is not None:
+            transcripts = rescorer.transcripts(transcripts)
         return format_transcripts(self.formatter, transcripts)
 
     def transcribe_iter(self, inputs: Sequence[AudioInput] | AudioInput, batch_size: int = 8,
@@ -129,23 +162,24 @@ class Recognizer:
         decoder = decoder_for(self.model, self._session_config())
         done = iter_transcripts(self.model, decoder, _as_list(inputs), self.lookahead, batch_size,
                                 max_batch_frames, workers)  # checks the inputs now, not at the first next()
-        if self.formatter is None:
+        if self.formatter is None and self.lm is None:
             return done
-        return ((i, format_transcripts(self.formatter, [t])[0]) for i, t in done)
+        return ((i, self._finish([t])[0]) for i, t in done)
 
     def stream(self, sample_rate: int = 16000, endpoint: EndpointConfig | None = None,
-               interim_results: bool = True, channels: int = 1) -> Stream:
+               interim_results: bool = True, channels: int = 1, lm_weight: float | None = None) -> Stream:
         """A new live stream of audio at `sample_rate` Hz (resampled to the model's rate).
 
         endpoint: the rules that close an utterance (default: `EndpointConfig()`;
-        `EndpointConfig(enabled=False)`: one utterance, closed by finish()).
+        `EndpointConfig(enabled=False)`: one utterance, closed by finish()). lm_weight: this stream's
+        language-model weight (None: the recogniser's; 0 turns rescoring off for the stream).
         """
         cfg = self._session_config(sample_rate=sample_rate, endpoint=endpoint or EndpointConfig(),
                                    interim_results=interim_results, channels=channels)
-        return Stream(self.model, cfg, self.formatter)
+        return Stream(self.model, cfg, self.formatter, self._rescorer(lm_weight))
 
     def decode_streams(self, streams: Sequence[Stream],
                        max_batch: int | None = None) -> list[list[StreamResult]]:
         """Step many streams (fed with `decode=False`) in batched forwards; each one's new results."""
         decode_sessions(self.model, [s.session for s in streams], max_batch)
-        return [format_results(s.formatter, s.session.pop_results()) for s in streams]
+        return [s.finished_results() for s in streams]

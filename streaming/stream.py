@@ -29,16 +29,19 @@ from transduce.streaming.session import Session
 
 if TYPE_CHECKING:
     from transduce.asr.text.rewriter import TextRewriter
+    from transduce.streaming.lm import LMRescorer
 
 __all__ = ["Stream"]
 
 
 class Stream:
-    """One stream's audio in, partial and final results out; see the module docstring. formatter:
-    writes finals in written form (`streaming.formatting`; None: off)."""
+    """One stream's audio in, partial and final results out; see the module docstring. rescorer:
+    re-ranks finals with a language model (`streaming.lm`; None: off); formatter: writes finals in
+    written form (`streaming.formatting`; None: off)."""
 
-    def __init__(self, model: ASRModel, cfg: SessionConfig, formatter: TextRewriter | None = None) -> None:
-        self.model, self.formatter = model, formatter
+    def __init__(self, model: ASRModel, cfg: SessionConfig, formatter: TextRewriter | None = None,
+                 rescorer: LMRescorer | None = None) -> None:
+        self.model, self.formatter, self.rescorer = model, formatter, rescorer
         self.session = Session(model, cfg)
 
     def feed(self, audio: np.ndarray | bytes, decode: bool = True) -> list[StreamResult]:
@@ -59,7 +62,14 @@ class Stream:
     def decode(self) -> list[StreamResult]:
         """Run the model on the chunks that are ready and return the results made since the last call."""
         decode_sessions(self.model, [self.session])
-        return format_results(self.formatter, self.session.pop_results())
+        return self.finished_results()
+
+    def finished_results(self) -> list[StreamResult]:
+        """The session's new results, finals rescored and formatted when the stream does either."""
+        results = self.session.pop_results()
+        if self.rescorer is not None:
+            results = self.rescorer.results(results)
+        return format_results(self.formatter, results)
 
     @property
     def done(self) -> bool:

@@ -21,7 +21,7 @@ import torch
 from transduce.asr.decoding.results import Hypothesis
 from transduce.asr.text.models import TextLM
 
-__all__ = ["LMRescoringConfig", "lm_scores", "rescore_nbest"]
+__all__ = ["LMRescoringConfig", "lm_scores", "fused_scores", "rescore_nbest"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ def lm_scores(lm: TextLM, texts: Sequence[str], batch_size: int = 64) -> list[fl
     return out
 
 
+def fused_scores(am_scores: Sequence[float], texts: Sequence[str], lm: TextLM,
+                 cfg: LMRescoringConfig) -> list[float]:
+    """am + lm_weight * log p_LM(text) + length_bonus * words for each (am score, text), one LM pass."""
+    if len(am_scores) != len(texts):
+        raise ValueError("fused_scores needs one text per score")
+    lm_logp = lm_scores(lm, texts) if cfg.lm_weight and texts else [0.0] * len(texts)
+    return [float(a) + cfg.lm_weight * lp + cfg.length_bonus * len(t.split())
+            for a, t, lp in zip(am_scores, texts, lm_logp)]
+
+
 def rescore_nbest(nbests: Sequence[Sequence[Hypothesis]], texts: Sequence[Sequence[str]], lm: TextLM,
                   cfg: LMRescoringConfig) -> list[list[Hypothesis]]:
     """Each stream's n-best list (with the text of every hypothesis) re-ranked by the fused score,
@@ -63,14 +73,7 @@ def rescore_nbest(nbests: Sequence[Sequence[Hypothesis]], texts: Sequence[Sequen
     and scores are the acoustic model's."""
     if len(nbests) != len(texts) or any(len(n) != len(t) for n, t in zip(nbests, texts)):
         raise ValueError("rescore_nbest needs one text per hypothesis")
-    flat = [t for stream in texts for t in stream]
-    lm_logp = lm_scores(lm, flat) if cfg.lm_weight and flat else [0.0] * len(flat)
-    out, k = [], 0
-    for hyps, stream_texts in zip(nbests, texts):
-        fused = []
-        for hyp, text in zip(hyps, stream_texts):
-            bonus = cfg.length_bonus * len(text.split())
-            fused.append(dataclasses.replace(hyp, score=hyp.score + cfg.lm_weight * lm_logp[k] + bonus))
-            k += 1
-        out.append(sorted(fused, key=lambda h: h.score, reverse=True))
-    return out
+    scores = iter(fused_scores([h.score for hyps in nbests for h in hyps],
+                               [t for stream in texts for t in stream], lm, cfg))
+    return [sorted((dataclasses.replace(h, score=next(scores)) for h in hyps), key=lambda h: h.score,
+                   reverse=True) for hyps in nbests]

@@ -72,7 +72,8 @@ class Word:
 
 @dataclass(frozen=True)
 class DecodingResult:
-    """What a user sees for one stream: text, per-token and per-word times and confidences, n-best."""
+    """What a user sees for one stream: text, per-token and per-word times and confidences, n-best, and
+    the decoder's score of the hypothesis (`Hypothesis.score`: what n-best rescoring adds to)."""
 
     text: str
     tokens: list[int]
@@ -81,6 +82,7 @@ class DecodingResult:
     words: list[Word]
     confidence: float
     nbest: list[DecodingResult] = field(default_factory=list)
+    score: float = 0.0
 
 
 def word_spans(tokens: Sequence[int], tokenizer: Tokenizer) -> list[tuple[int, int]]:
@@ -129,6 +131,7 @@ def to_result(hyp: Hypothesis, tokenizer: Tokenizer, frame_shift_s: float,
         words=words,
         confidence=confidence,
         nbest=[to_result(h, tokenizer, frame_shift_s) for h in nbest],
+        score=float(hyp.score),
     )
 
 
