@@ -31,6 +31,7 @@ class RequestBounds:
     max_hotwords: int = 100
     max_hotword_chars: int = 100
     max_hotword_boost: float = 20.0
+    max_lm_weight: float = 10.0
     max_endpoint_ms: int = 600_000
     max_name_chars: int = 64
     max_format_texts: int = 256
@@ -76,6 +77,8 @@ def check_config(cfg: asr_pb2.RecognitionConfig, bounds: RequestBounds, streamin
         raise RequestError(f"language_code must be at most {bounds.max_name_chars} characters, got "
                            f"{echo(cfg.language_code)}")
     _check_hotwords(cfg.hotwords, bounds)
+    if cfg.HasField("lm_weight") and not 0.0 <= cfg.lm_weight <= bounds.max_lm_weight:  # NaN fails too
+        raise RequestError(f"lm_weight must be 0..{bounds.max_lm_weight:g}, got {cfg.lm_weight:g}")
     ep = cfg.endpointing
     for name in ("trailing_silence_after_speech_ms", "trailing_silence_no_speech_ms", "max_utterance_ms"):
         if getattr(ep, name) > bounds.max_endpoint_ms:

@@ -31,6 +31,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a text model to serve (FormatText; the first formats finals with "
                              "enable_formatting); repeatable; default: the bundled 'format' model; "
                              "none: no text model")
+    parser.add_argument("--lm", default=None, metavar="PATH|NAME",
+                        help="a language model (TextLM) that re-ranks the n-best of finals with beam "
+                             "decoding; default: the one bundled beside the model (its lm folder), if any; "
+                             "none: no language model")
+    parser.add_argument("--lm-weight", type=float, default=0.3, metavar="W",
+                        help="language-model weight of requests that set no lm_weight (default 0.3)")
     parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--max-streams", type=int, default=None, metavar="N",
@@ -78,13 +84,28 @@ def _text_models(specs: list[str] | None) -> list[str]:
     return [] if specs == ["none"] else specs
 
 
+def _language_model(spec: str | None, model: str) -> object:
+    """The TextLM of --lm: that named, none for "none", else the one bundled beside the model if any."""
+    from transduce.streaming.lm import LM_DIR, load_lm
+
+    if spec == "none":
+        return None
+    if spec is not None:
+        return load_lm(spec)
+    if str(model).endswith(".nemo"):
+        return None
+    from transduce.asr.checkpoint import resolve_model_dir
+
+    return load_lm(True, model) if (resolve_model_dir(model) / LM_DIR).is_dir() else None
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import torch
     from transduce.asr.checkpoint import CheckpointError, load_model
     from transduce.asr.text.models import TextSeq2Seq
     from transduce.service.logs import configure_logging
     from transduce.service.server import Server, ServerConfig, run_until_signal
-    from transduce.streaming import SchedulerConfig
+    from transduce.streaming import SchedulerConfig, SessionConfigError
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -94,26 +115,30 @@ def _run_serve(args: argparse.Namespace) -> int:
         for spec, text_model in zip(_text_models(args.text_model), text_models.values()):
             if not isinstance(text_model, TextSeq2Seq):
                 raise ValueError(f"--text-model {spec}: not a text model ({type(text_model).__name__})")
+        lm = _language_model(args.lm, args.model)
         cfg = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                            max_stream_s=args.max_stream_s, idle_timeout_s=args.idle_timeout, token=args.token,
                            max_message_bytes=int(args.max_message_mb * 2**20), grace_s=args.grace,
                            metrics_port=args.metrics_port, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                           default_lookahead_ms=args.lookahead_ms,
+                           default_lookahead_ms=args.lookahead_ms, lm_weight=args.lm_weight,
                            scheduler=SchedulerConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms))
-    except (CheckpointError, ValueError) as e:
+    except (CheckpointError, ValueError, SessionConfigError) as e:
         raise CommandError(str(e)) from None
     name = _model_name(args.model)
+    lms = {name: lm} if lm is not None else {}
     configure_logging(args.log_format)
 
     def started(server: Server) -> None:
         print(f"serving {name} on {args.host}:{server.port}", flush=True)
         if text_models:
             print(f"text models: {', '.join(text_models)}", flush=True)
+        if lms:
+            print(f"language model: {args.lm or 'bundled'} (default weight {args.lm_weight:g})", flush=True)
         if server.metrics_port is not None:
             print(f"metrics on http://{args.host}:{server.metrics_port}/metrics", flush=True)
 
     try:
-        asyncio.run(run_until_signal({name: model}, cfg, on_start=started, text_models=text_models))
+        asyncio.run(run_until_signal({name: model}, cfg, on_start=started, text_models=text_models, lms=lms))
     except (OSError, ValueError) as e:  # a port in use, an unreadable TLS file
         raise CommandError(str(e)) from None
     print("stopped", flush=True)

@@ -47,6 +47,7 @@ class StreamSettings:
     word_confidence: bool
     single_utterance: bool = False
     formatting: bool = False  # finals carry formatted_transcript (service.text_models)
+    lm_weight: float | None = None  # finals' n-best re-ranked with this LM weight (None: server default)
 
 
 def model_info(name: str, model: ASRModel) -> asr_pb2.ModelInfo:
@@ -110,7 +111,8 @@ def session_config(model: ASRModel, cfg: asr_pb2.RecognitionConfig, *, interim: 
     except SessionError as e:
         raise RequestError(str(e)) from None
     return StreamSettings(session, max(1, cfg.max_alternatives), cfg.enable_word_time_offsets,
-                          cfg.enable_word_confidence, single_utterance, cfg.enable_formatting)
+                          cfg.enable_word_confidence, single_utterance, cfg.enable_formatting,
+                          cfg.lm_weight if cfg.HasField("lm_weight") else None)
 
 
 def _ms(seconds: float) -> int:

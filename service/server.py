@@ -20,7 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from transduce.asr.models.asr_model import ASRModel
-from transduce.asr.text.models import TextSeq2Seq
+from transduce.asr.text.models import TextLM, TextSeq2Seq
 from transduce.service.bounds import RequestBounds
 from transduce.service.engine import Engine
 from transduce.service.limits import StreamLimits, StreamSlots, TokenAuth
@@ -45,7 +45,8 @@ class ServerConfig:
     files of the server's certificate chain and private key (both or neither; neither: plaintext);
     bounds: the accepted range of each request field (service.bounds); warm_up: run a second of
     noise through each model before serving (Engine.warm_up); default_lookahead_ms: the look-ahead of
-    calls that do not choose one (None: each model's default; else one every model has)."""
+    calls that do not choose one (None: each model's default; else one every model has); lm_weight: the
+    language-model weight of requests that set none (models served with an LM, beam decoding)."""
 
     host: str = "127.0.0.1"
     port: int = 50051
@@ -62,6 +63,7 @@ class ServerConfig:
     bounds: RequestBounds = field(default_factory=RequestBounds)
     warm_up: bool = True
     default_lookahead_ms: int | None = None
+    lm_weight: float = 0.3
 
     def __post_init__(self) -> None:
         StreamLimits(self.max_stream_s, self.idle_timeout_s)  # checks them
@@ -76,6 +78,8 @@ class ServerConfig:
             raise ValueError("TLS needs both a certificate and a private key file (--tls-cert, --tls-key)")
         if self.grace_s < 0:
             raise ValueError(f"grace_s must be >= 0, got {self.grace_s}")
+        if not 0 <= self.lm_weight <= self.bounds.max_lm_weight:
+            raise ValueError(f"lm_weight must be 0..{self.bounds.max_lm_weight:g}, got {self.lm_weight}")
 
 
 @dataclass
@@ -112,13 +116,17 @@ class Server:
 
 
 async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
-                text_models: Mapping[str, TextSeq2Seq] | None = None) -> Server:
+                text_models: Mapping[str, TextSeq2Seq] | None = None,
+                lms: Mapping[str, TextLM] | None = None) -> Server:
     """Start serving `models` (name -> speech model; the first is the default) and `text_models`
-    (name -> text model; the first formats finals, service.text_models) on the running event loop."""
+    (name -> text model; the first formats finals, service.text_models) on the running event loop;
+    `lms`: speech model name -> the language model that re-ranks its finals (streaming.lm)."""
     cfg = cfg or ServerConfig()
     clash = set(models) & set(text_models or {})
     if clash:
         raise ValueError(f"a speech model and a text model share the name {sorted(clash)[0]!r}")
+    if set(lms or {}) - set(models):
+        raise ValueError(f"language models for models not served: {sorted(set(lms or {}) - set(models))}")
     credentials = _tls_credentials(cfg)
     for name, model in models.items():
         try:
@@ -127,7 +135,7 @@ async def serve(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
             raise ValueError(f"default look-ahead: model {name!r}: {e}") from None
     limit_arenas()  # before gRPC's threads start (streaming.heap: memory comes back after streams)
     engine = Engine(models, cfg.scheduler)
-    text = TextModels(text_models or {}, cfg.bounds.max_format_chars)
+    text = TextModels(text_models or {}, cfg.bounds.max_format_chars, lms, cfg.lm_weight)
     await engine.start()
     if cfg.warm_up:
         await engine.warm_up()
@@ -183,9 +191,10 @@ def _tls_credentials(cfg: ServerConfig) -> grpc.ServerCredentials | None:
 
 async def run_until_signal(models: Mapping[str, ASRModel], cfg: ServerConfig | None = None,
                            on_start: Callable[[Server], None] | None = None,
-                           text_models: Mapping[str, TextSeq2Seq] | None = None) -> None:
+                           text_models: Mapping[str, TextSeq2Seq] | None = None,
+                           lms: Mapping[str, TextLM] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully (see the module docstring)."""
-    server = await serve(models, cfg, text_models)
+    server = await serve(models, cfg, text_models, lms)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -34,7 +34,7 @@ from transduce.service.observe import ServiceMetrics, StreamRecord
 from transduce.service.protos import asr_pb2
 from transduce.service.text_models import TextModels
 from transduce.service.wire import CorruptRequest
-from transduce.streaming import SessionError, StreamHandle, StreamResult, StreamTooLongError
+from transduce.streaming import SessionError, StreamHandle, StreamTooLongError
 
 __all__ = ["RecognizerServicer"]
 
@@ -78,7 +78,7 @@ class RecognizerServicer:
             except (RequestError, SessionError) as e:
                 await drain(request_iterator)
                 await context.abort(*convert.error_status(e))
-            async for response in self._run_stream(handle, settings, request_iterator, context, record):
+            async for response in self._run_stream(name, handle, settings, request_iterator, context, record):
                 yield response
         finally:
             self.slots.give()
@@ -104,19 +104,19 @@ class RecognizerServicer:
                 raise RequestError(request.message)
             check_config(request.config, self.bounds, streaming=False)
             name = record.model = self.engine.resolve(request.config.model)
-            self._check_formatting(request.config)
             audio = recognize_audio(request, self.bounds, self.limits.recognize_s)
             settings = convert.session_config(self.engine.models[name], request.config, interim=False,
                                               lookahead_ms=self.default_lookahead_ms,
                                               sample_rate=audio.rate, channels=1,
                                               max_duration_s=self.limits.recognize_s)
+            self.text.check(name, settings)
             if name in self.engine.offline_only:
                 samples = np.concatenate(list(audio.blocks()) or [np.zeros(0, np.float32)])
                 fed = len(samples) / audio.rate
                 if fed == 0:
                     raise RequestError("the request holds no audio")
                 result = await self.engine.recognize_whole(name, settings.session, samples)
-                finals = await self._written([result], settings)
+                finals = await self.text.finished([result], name, settings)
                 results = [convert.to_proto_result(r, settings) for r in finals]
                 record.results = 1
                 return asr_pb2.RecognizeResponse(results=results, audio_duration_ms=int(round(fed * 1000)))
@@ -127,7 +127,7 @@ class RecognizerServicer:
             if fed == 0:
                 raise RequestError("the request holds no audio")
             await handle.finish()
-            finals = await self._written([r async for r in handle if r.is_final], settings)
+            finals = await self.text.finished([r async for r in handle if r.is_final], name, settings)
             results = [convert.to_proto_result(r, settings) for r in finals]
             record.results = len(results)
         except Exception as e:  # noqa: BLE001 - every failure becomes a status for this call only
@@ -162,14 +162,6 @@ class RecognizerServicer:
         return asr_pb2.FormatTextResponse(texts=texts)
 
     # ---------------------------------------------------------------------------------- internals
-    def _check_formatting(self, cfg: asr_pb2.RecognitionConfig) -> None:
-        if cfg.enable_formatting and self.text.default is None:
-            raise RequestError("enable_formatting: this server runs no formatting model",
-                               grpc.StatusCode.FAILED_PRECONDITION)
-
-    async def _written(self, finals: list[StreamResult], settings: StreamSettings) -> list[StreamResult]:
-        return await self.text.written(finals) if settings.formatting else finals
-
     async def _streaming_settings(self, requests: AsyncIterator) -> tuple[str, StreamSettings]:
         first = await _next(requests, self.limits)
         if first is None or not first.HasField("streaming_config"):
@@ -177,19 +169,21 @@ class RecognizerServicer:
         sc = first.streaming_config
         check_config(sc.config, self.bounds, streaming=True)
         name = self.engine.resolve(sc.config.model)
-        self._check_formatting(sc.config)
         lookahead_ms = sc.lookahead_ms if sc.HasField("lookahead_ms") else self.default_lookahead_ms
         settings = convert.session_config(self.engine.models[name], sc.config, interim=sc.interim_results,
                                           lookahead_ms=lookahead_ms, single_utterance=sc.single_utterance,
                                           max_duration_s=self.limits.max_stream_s)
+        self.text.check(name, settings)
         return name, settings
 
-    async def _run_stream(self, handle: StreamHandle, settings: StreamSettings, requests: AsyncIterator,
-                          context: grpc.aio.ServicerContext, record: StreamRecord) -> AsyncIterator:
+    async def _run_stream(self, model: str, handle: StreamHandle, settings: StreamSettings,
+                          requests: AsyncIterator, context: grpc.aio.ServicerContext,
+                          record: StreamRecord) -> AsyncIterator:
         feed = _feed(handle, settings, requests, self.limits, record)
         feeder = asyncio.get_running_loop().create_task(feed)
         try:
-            results = handle if not settings.formatting else self.text.formatted_stream(handle)
+            results = (self.text.finished_stream(handle, model, settings)
+                       if self.text.transforms(model, settings) else handle)
             async for result in results:
                 yield convert.to_response(result, settings)
                 if result.is_final and settings.single_utterance:

@@ -159,11 +159,11 @@ async def stream_in_two_halves(stub, requests, between=None):
 
 
 @contextlib.asynccontextmanager
-async def live_server(models: dict, text_models: dict | None = None, **cfg):
+async def live_server(models: dict, text_models: dict | None = None, lms: dict | None = None, **cfg):
     """A real grpc.aio server on 127.0.0.1 (ephemeral port) and a stub connected to it (no warm-up unless
-    asked: it costs each test server half a second)."""
+    asked: it costs each test server half a second); `lms`: speech model name -> language model."""
     cfg.setdefault("warm_up", False)
-    server = await serve(models, ServerConfig(host="127.0.0.1", port=0, **cfg), text_models)
+    server = await serve(models, ServerConfig(host="127.0.0.1", port=0, **cfg), text_models, lms)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:
         yield server, RecognizerStub(channel), channel

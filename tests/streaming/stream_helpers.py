@@ -141,3 +141,24 @@ def forced_blank_model(transducer: str = "none", lookahead_context=((4, 1),)) ->
     if j.durations:
         j.out.bias[v_size + j.durations.index(1)] = 50.0
     return model
+
+
+def taught_lm(texts: list[str], favourite: str, steps: int = 60):
+    """A small TextLM (its own BPE tokenizer over `texts`: any LM fits any model) taught `favourite`,
+    so it prefers that text over the others whatever the acoustics say."""
+    from transduce.asr.text.models import TextLM, TextLMConfig
+    from transduce.asr.tokenizers.text_bpe import TextTokenizer
+
+    tok = TextTokenizer.train(list(texts) * 4, vocab_size=40)
+    torch.manual_seed(0)
+    lm = TextLM(TextLMConfig(tok.vocab_size, d_model=32, n_heads=2, n_layers=2, ff_expansion=2, dropout=0.0))
+    ids = torch.tensor([[tok.bos_id, *tok.encode(favourite)]])
+    target = torch.tensor([*tok.encode(favourite), tok.eos_id])
+    opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(lm(ids, torch.tensor([ids.shape[1]]))[0], target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    lm.tokenizer = tok
+    return lm.eval()

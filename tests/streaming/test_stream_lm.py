@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from stream_helpers import taught_lm
 from transduce.asr.audio import load_audio
 from transduce.asr.checkpoint import save_model
-from transduce.asr.text.models import TextLM, TextLMConfig
-from transduce.asr.tokenizers.text_bpe import TextTokenizer
+from transduce.asr.text.models import TextLM
 from transduce.streaming import EndpointConfig, Recognizer
 from transduce.streaming.errors import SessionConfigError
 from transduce.streaming.lm import load_lm
@@ -35,21 +35,9 @@ def plain(audio):
 def lm_dir(tmp_path_factory, plain) -> Path:
     """A small TextLM (its own BPE tokenizer: any LM fits any model) taught the acoustics' second
     choice, saved as a checkpoint."""
-    favourite = plain.alternatives[1].text
-    tok = TextTokenizer.train([a.text for a in plain.alternatives] * 4, vocab_size=40)
-    torch.manual_seed(0)
-    lm = TextLM(TextLMConfig(tok.vocab_size, d_model=32, n_heads=2, n_layers=2, ff_expansion=2, dropout=0.0))
-    ids = torch.tensor([[tok.bos_id, *tok.encode(favourite)]])
-    target = torch.tensor([[*tok.encode(favourite), tok.eos_id]])
-    opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
-    for _ in range(60):
-        loss = torch.nn.functional.cross_entropy(lm(ids, torch.tensor([ids.shape[1]]))[0], target[0])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    lm.tokenizer = tok
+    lm = taught_lm([a.text for a in plain.alternatives], plain.alternatives[1].text)
     out = tmp_path_factory.mktemp("lm") / "lm"
-    save_model(lm.eval(), out)
+    save_model(lm, out)
     return out
 
 
