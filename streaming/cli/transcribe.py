@@ -2,11 +2,13 @@
 
     transduce transcribe INPUTS... --model PATH|demo --out FILE [--output-format jsonl|txt|srt|vtt]
         [--format [--format-model PATH|NAME]] [--decoding greedy|beam] [--beam-size N]
+        [--lm PATH|NAME [--lm-weight W]]
         [--lookahead-ms MS] [--batch-size N] [--max-batch-frames N] [--workers N] [--resume | --overwrite]
     torchrun --nproc-per-node N -m transduce.cli transcribe ...     (each rank a shard, one merged --out)
 
 Inputs and output formats: see `streaming._batch_io`. --format adds the written form of each transcript
-(`streaming.formatting`; jsonl: "formatted_text", txt: the written text instead of the spoken).
+(`streaming.formatting`; jsonl: "formatted_text", txt: the written text instead of the spoken). --lm
+re-ranks each transcript's n-best with a language model (beam decoding; `streaming.lm`).
 Recordings are decoded in batches of similar duration (`Recognizer.transcribe_iter`); each result is
 appended to --out and flushed as soon as its batch is done, so a job killed at any moment and rerun with
 --resume skips what is already there and duplicates nothing (a half-written last line is dropped). An
@@ -45,6 +47,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="the text model of --format (default: the bundled formatting model)")
     parser.add_argument("--decoding", default="greedy", choices=("greedy", "beam"))
     parser.add_argument("--beam-size", type=int, default=4, metavar="N", help="beam width (default 4)")
+    parser.add_argument("--lm", default=None, metavar="PATH|NAME",
+                        help="a language model (TextLM) re-ranking the n-best of beam decoding; "
+                             "'bundled': the one in the model's lm folder")
+    parser.add_argument("--lm-weight", type=float, default=0.3, metavar="W",
+                        help="the language model's weight (default 0.3)")
     parser.add_argument("--lookahead-ms", type=int, default=None, metavar="MS",
                         help="one of the model's look-aheads in ms (default: the model's default)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="recordings per forward pass")
@@ -73,8 +80,10 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - a streaming.Recognizer (i
         raise CommandError(f"--format writes jsonl or txt, not {args.output_format} (subtitles keep the "
                            "spoken words and their times)")
     try:
+        lm = True if args.lm == "bundled" else args.lm
         recognizer = Recognizer.load(args.model, device=args.device, decoding=args.decoding,
-                                     beam_size=args.beam_size, lookahead_ms=args.lookahead_ms)
+                                     beam_size=args.beam_size, lookahead_ms=args.lookahead_ms, lm=lm,
+                                     lm_weight=args.lm_weight)
     except (CheckpointError, SessionConfigError, OSError, ValueError) as e:
         raise CommandError(f"--model {args.model}: {e}") from None
     if args.format:

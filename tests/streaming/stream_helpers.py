@@ -149,7 +149,9 @@ def taught_lm(texts: list[str], favourite: str, steps: int = 60):
     from transduce.asr.text.models import TextLM, TextLMConfig
     from transduce.asr.tokenizers.text_bpe import TextTokenizer
 
-    tok = TextTokenizer.train(list(texts) * 4, vocab_size=40)
+    pangrams = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen liquor jugs",
+                "how vexingly quick daft zebras jump", "sphinx of black quartz judge my vow"]
+    tok = TextTokenizer.train(list(texts) * 4 + pangrams, vocab_size=40)
     torch.manual_seed(0)
     lm = TextLM(TextLMConfig(tok.vocab_size, d_model=32, n_heads=2, n_layers=2, ff_expansion=2, dropout=0.0))
     ids = torch.tensor([[tok.bos_id, *tok.encode(favourite)]])

@@ -211,3 +211,22 @@ def test_format_refuses_subtitles_and_non_text_models(job, tmp_path, text_model_
                 "--format-model", "model") == 2
     assert "--format-model model: a TextRewriter needs a TextSeq2Seq" in capsys.readouterr().err
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_lm_reranks_the_beam_and_bad_lms_exit_2(job, tmp_path, monkeypatch, capsys):
+    from stream_helpers import taught_lm
+
+    monkeypatch.chdir(job)
+    beam = Recognizer.load(job / "model", decoding="beam", beam_size=8).transcribe("audio/sub/2.wav")[0]
+    assert len({a.text for a in beam.alternatives}) > 1
+    favourite = next(a.text for a in beam.alternatives if a.text != beam.text)
+    asr.save_model(taught_lm([a.text for a in beam.alternatives], favourite), tmp_path / "lm")
+    out = tmp_path / "lm.jsonl"
+    argv = ["audio/sub/2.wav", "--model", "model", "--decoding", "beam", "--beam-size", "8"]
+    assert _cli(*argv, "--out", str(out), "--lm", str(tmp_path / "lm"), "--lm-weight", "1000") == 0
+    assert [r["text"] for r in _rows(out)] == [favourite]
+    assert _cli(*argv, "--out", str(tmp_path / "x.jsonl"), "--lm", "model") == 2
+    assert "not a TextLM" in capsys.readouterr().err
+    lm = ["--lm", str(tmp_path / "lm")]
+    assert _cli(*argv, "--out", str(tmp_path / "y.jsonl"), *lm, "--lm-weight", "-1") == 2
+    assert "lm_weight" in capsys.readouterr().err
