@@ -13,7 +13,7 @@ import yaml
 from transduce.asr.config import ConfigError, from_dict, to_dict
 from transduce.asr.models.asr_model import ASRModel
 from transduce.asr.training import example_config, load_train_config, model_config
-from transduce.asr.training.config import TrainConfig, apply_overrides
+from transduce.asr.training.config import TrainConfig, apply_overrides, text_model_config
 
 BASE = {
     "model": {"encoder": {"n_layers": 1, "d_model": 16, "n_heads": 2, "subsampling_conv_channels": 4,
@@ -144,3 +144,10 @@ def test_the_broad_config_fits_the_issue_budget_and_streams():
     assert cfg.data.augment.reverb_prob > 0 and cfg.data.train_manifest.endswith("broad/train.jsonl")
     assert any(right == 3 for _, right in model.cfg.encoder.att_context_size)  # 160 ms chunks
     assert model.encoder.init_state(1, lookahead=2).batch_size == 1
+
+
+def test_the_broad_lm_config_is_a_text_lm_on_the_broad_train_transcripts():
+    cfg = load_train_config(example_config("broad_lm"))
+    assert cfg.task == "text_lm" and cfg.data.train_manifest.endswith("broad/train.jsonl")
+    lm_cfg = text_model_config(cfg, 1000)
+    assert type(lm_cfg).__name__ == "TextLMConfig" and lm_cfg.pos == "rotary"
