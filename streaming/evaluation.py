@@ -18,6 +18,7 @@ encoder emits nothing until a chunk is complete.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -30,13 +31,16 @@ import torch
 from transduce.asr.data.dataset import load_segment
 from transduce.asr.data.manifest import ManifestEntry
 from transduce.asr.decoding import to_result
+from transduce.asr.decoding.lm_rescoring import LMRescoringConfig
 from transduce.asr.encoders.state import StreamingError
 from transduce.asr.metrics import ErrorReport, error_report
 from transduce.asr.models.asr_model import ASRModel
+from transduce.asr.text.models import TextLM
 from transduce.asr.training.validation import ValidationResult
 from transduce.streaming.batch import decode_sessions
 from transduce.streaming.config import EndpointConfig, SessionConfig
 from transduce.streaming.decoders import decoder_for
+from transduce.streaming.lm import LMRescorer
 from transduce.streaming.lookahead import lookahead_index, lookaheads_ms
 from transduce.streaming.session import Session
 from transduce.streaming.transcripts import decode_batch
@@ -52,6 +56,8 @@ class EvalConfig:
 
     batch_size 1 measures the RTF of one stream, as a server sees each stream; larger batches
     measure throughput (RTF per utterance falls). `examples`: differing transcripts kept per look-ahead.
+    lm_weight / length_bonus: with a language model passed to `evaluate`, the n-best of every final is
+    re-ranked by it (`streaming.lm`; its time is in the RTF).
     """
 
     lookaheads_ms: tuple[int, ...] | None = None
@@ -60,6 +66,8 @@ class EvalConfig:
     max_utterances: int | None = None
     batch_size: int = 1
     examples: int = 5
+    lm_weight: float = 0.3
+    length_bonus: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class EvaluationResult:
     manifest: str
     utterances: int
     audio_s: float
-    decoding: str
+    decoding: str  # "greedy", "beam", or "beam+lm" (n-best re-ranked by a language model)
     beam_size: int | None
     batch_size: int
     parameters: int
@@ -139,23 +147,33 @@ def _session_config(model: ASRModel, lookahead: int, decoding: str, beam_size: i
                          beam_size=beam_size, interim_results=False, endpoint=EndpointConfig(enabled=False))
 
 
-def stream_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig) -> list[str]:
+def stream_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig,
+                 rescorer: LMRescorer | None = None) -> list[str]:
     """The final transcript of each recording (N,) at the model's rate, streamed together as the
-    server streams them (Session + decode_sessions; `cfg` with endpointing off gives one final)."""
+    server streams them (Session + decode_sessions; `cfg` with endpointing off gives one final),
+    finals re-ranked by `rescorer` when given."""
     sessions = [Session(model, cfg) for _ in audio]
     for session, samples in zip(sessions, audio):
         session.accept(samples)
         session.finish()
     decode_sessions(model, sessions)
-    finals = [[r.text for r in s.pop_results() if r.is_final] for s in sessions]
-    return [" ".join(t for t in texts if t) for texts in finals]
+    results = [s.pop_results() for s in sessions]
+    if rescorer is not None:
+        results = [rescorer.results(r) for r in results]
+    return [" ".join(r.text for r in rs if r.is_final and r.text) for rs in results]
 
 
-def offline_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig) -> list[str]:
+def offline_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConfig,
+                  rescorer: LMRescorer | None = None) -> list[str]:
     """The transcript of each recording (N,) at the model's rate from `decode_batch`, what
-    Recognizer.transcribe runs, with the decoder a stream of `cfg` uses."""
+    Recognizer.transcribe runs, with the decoder a stream of `cfg` uses (n-best re-ranked by
+    `rescorer` when given)."""
     hyps = decode_batch(model, decoder_for(model, cfg), audio, cfg.lookahead)
-    return [to_result(nbest[0], model.tokenizer, model.frame_shift_s).text for nbest in hyps]
+    if rescorer is None:
+        return [to_result(nbest[0], model.tokenizer, model.frame_shift_s).text for nbest in hyps]
+    texts = [[to_result(h, model.tokenizer, model.frame_shift_s).text for h in nbest] for nbest in hyps]
+    scores = [rescorer.fused([h.score for h in nbest], t) for nbest, t in zip(hyps, texts)]
+    return [t[max(range(len(t)), key=lambda i: s[i])] for t, s in zip(texts, scores)]
 
 
 def _batches(audio: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
@@ -198,17 +216,19 @@ def _streamable(model: ASRModel, lookahead: int) -> bool:
 
 
 def _one_lookahead(model: ASRModel, audio: Sequence[np.ndarray], refs: Sequence[str], cfg: EvalConfig,
-                   ms: int, audio_s: float) -> LookaheadResult:
+                   ms: int, audio_s: float, rescorer: LMRescorer | None) -> LookaheadResult:
     index = lookahead_index(model, ms)
     session_cfg = _session_config(model, index, cfg.decoding, cfg.beam_size)
     shift_ms = model.cfg.features.frame_shift_ms
     first, later = model.encoder.chunk_frames(index)
-    hyps, seconds = _run_mode(offline_texts, model, audio, session_cfg, cfg.batch_size)
+    offline_texts_ = functools.partial(offline_texts, rescorer=rescorer)
+    stream_texts_ = functools.partial(stream_texts, rescorer=rescorer)
+    hyps, seconds = _run_mode(offline_texts_, model, audio, session_cfg, cfg.batch_size)
     offline = _mode(refs, hyps, seconds, audio_s)
     streaming = gap = differing = None
     examples: list[dict[str, str]] = []
     if _streamable(model, index):
-        s_hyps, s_seconds = _run_mode(stream_texts, model, audio, session_cfg, cfg.batch_size)
+        s_hyps, s_seconds = _run_mode(stream_texts_, model, audio, session_cfg, cfg.batch_size)
         streaming = _mode(refs, s_hyps, s_seconds, audio_s)
         gap = abs(streaming.wer - offline.wer)
         diff = [i for i, (a, b) in enumerate(zip(s_hyps, hyps)) if a != b]
@@ -226,8 +246,9 @@ def _load_audio(model: ASRModel, entries: Sequence[ManifestEntry]) -> list[np.nd
 
 
 def evaluate(model: ASRModel, entries: Sequence[ManifestEntry], cfg: EvalConfig = EvalConfig(),
-             model_name: str = "", manifest_name: str = "") -> EvaluationResult:
-    """Streaming and offline WER/CER, their gap and RTF of `model` (with a tokenizer) on `entries`."""
+             model_name: str = "", manifest_name: str = "", lm: TextLM | None = None) -> EvaluationResult:
+    """Streaming and offline WER/CER, their gap and RTF of `model` (with a tokenizer) on `entries`;
+    with `lm` and beam decoding, finals re-ranked by it (decoding "beam+lm")."""
     if getattr(model, "tokenizer", None) is None:
         raise ValueError("evaluate: the model has no tokenizer (save it with one: transduce.save_model)")
     known = lookaheads_ms(model)
@@ -245,8 +266,12 @@ def evaluate(model: ASRModel, entries: Sequence[ManifestEntry], cfg: EvalConfig 
     audio = _load_audio(model, entries)
     audio_s = sum(len(a) for a in audio) / model.cfg.features.sample_rate
     refs = [e.text for e in entries]
-    results = tuple(_one_lookahead(model, audio, refs, cfg, ms, audio_s) for ms in wanted)
-    return EvaluationResult(model_name, manifest_name, len(entries), audio_s, cfg.decoding,
+    rescorer = None
+    if lm is not None and cfg.decoding == "beam":
+        rescorer = LMRescorer(lm.eval(), LMRescoringConfig(cfg.lm_weight, cfg.length_bonus))
+    results = tuple(_one_lookahead(model, audio, refs, cfg, ms, audio_s, rescorer) for ms in wanted)
+    decoding = "beam+lm" if rescorer is not None else cfg.decoding
+    return EvaluationResult(model_name, manifest_name, len(entries), audio_s, decoding,
                             cfg.beam_size if cfg.decoding == "beam" else None, cfg.batch_size,
                             sum(p.numel() for p in model.parameters()), machine_info(), results)
 

@@ -62,6 +62,10 @@ class LMRescorer:
     lm: TextLM
     cfg: LMRescoringConfig = LMRescoringConfig()
 
+    def fused(self, am_scores: Sequence[float], texts: Sequence[str]) -> list[float]:
+        """The fused score of each (decoder score, text)."""
+        return fused_scores(am_scores, texts, self.lm, self.cfg)
+
     def results(self, results: Sequence[StreamResult]) -> list[StreamResult]:
         """`results` with every final re-ranked (partials as they are)."""
         return self._rescored(results, [i for i, r in enumerate(results) if r.is_final])

@@ -28,6 +28,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a look-ahead of the model in ms (repeatable; default: all it has)")
     parser.add_argument("--decoding", choices=("greedy", "beam"), default="greedy")
     parser.add_argument("--beam-size", type=int, default=4, metavar="N")
+    parser.add_argument("--lm", metavar="PATH|NAME",
+                        help="with --decoding beam: re-rank each final's n-best with this language model "
+                             "(a TextLM; 'bundled': the model's lm folder); reported as beam+lm")
+    parser.add_argument("--lm-weight", type=float, default=0.3, metavar="W")
+    parser.add_argument("--length-bonus", type=float, default=0.0, metavar="B", help="added per word")
     parser.add_argument("--max-utterances", type=int, metavar="N", help="only the first N utterances")
     parser.add_argument("--batch-size", type=int, default=1, metavar="B",
                         help="streams decoded together (default 1: the RTF of one stream)")
@@ -64,6 +69,24 @@ def _load(model_arg: str, manifest: Path) -> tuple[object, list]:
     return model, entries
 
 
+def _language_model(args: argparse.Namespace) -> object:
+    """The TextLM of --lm (None without one); usage errors exit 2."""
+    if args.lm is None:
+        return None
+    from transduce.asr.checkpoint import CheckpointError
+    from transduce.streaming.errors import SessionConfigError
+    from transduce.streaming.lm import load_lm
+
+    if args.decoding != "beam":
+        raise CommandError("--lm re-ranks the n-best of beam search: add --decoding beam")
+    if args.lm_weight < 0:
+        raise CommandError(f"--lm-weight must be >= 0, got {args.lm_weight}")
+    try:
+        return load_lm(True if args.lm == "bundled" else args.lm, args.model)
+    except (CheckpointError, SessionConfigError) as e:
+        raise CommandError(f"--lm {args.lm}: {e}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     import torch
     from transduce.asr.audio import AudioError
@@ -72,10 +95,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, entries = _load(args.model, args.manifest)
+    lm = _language_model(args)
     cfg = EvalConfig(tuple(args.lookahead_ms) if args.lookahead_ms else None, args.decoding, args.beam_size,
-                     args.max_utterances, args.batch_size)
+                     args.max_utterances, args.batch_size, lm_weight=args.lm_weight,
+                     length_bonus=args.length_bonus)
     try:
-        result = evaluate(model, entries, cfg, str(args.model), str(args.manifest))
+        result = evaluate(model, entries, cfg, str(args.model), str(args.manifest), lm=lm)
     except (ValueError, AudioError, FileNotFoundError) as e:
         raise CommandError(str(e)) from None
     print(format_table(result))

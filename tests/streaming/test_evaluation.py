@@ -118,6 +118,28 @@ def test_beam_search_streams_like_it_decodes_offline(tmp_path):
     assert result.beam_size == 2 and la.streaming.hypotheses == la.offline.hypotheses
 
 
+def test_beam_with_an_lm_streams_like_it_decodes_offline_and_follows_the_lm(tmp_path):
+    """beam+lm: the n-best of every final re-ranked; with a large weight the LM's favourite wins, and
+    streaming still equals offline."""
+    from stream_helpers import taught_lm
+    from transduce.streaming import RecognizerConfig
+
+    _, entries = _corpus(tmp_path)
+    model = _model("tdt")
+    chirp = entries[2]
+    recognizer = Recognizer(model, RecognizerConfig("beam", 4, lookahead_ms=160))
+    beam = recognizer.transcribe(chirp.audio_filepath)[0]
+    favourite = next(a.text for a in beam.alternatives if a.text != beam.text)
+    lm = taught_lm([a.text for a in beam.alternatives], favourite)
+    cfg = EvalConfig(lookaheads_ms=(160,), decoding="beam", beam_size=4, lm_weight=1000.0)
+    result = evaluate(model, [chirp], cfg, lm=lm)
+    la = result.lookaheads[0]
+    assert result.decoding == "beam+lm"
+    assert la.offline.hypotheses == la.streaming.hypotheses == (favourite,)
+    plain = evaluate(model, [chirp], EvalConfig(lookaheads_ms=(160,), decoding="beam", beam_size=4))
+    assert plain.lookaheads[0].offline.hypotheses == (beam.text,) and plain.decoding == "beam"
+
+
 def test_a_context_that_cannot_stream_is_scored_offline_only(tmp_path):
     _, entries = _corpus(tmp_path)
     result = evaluate(_model("tdt", ((-1, -1),), "regular"), entries[1:])
