@@ -21,15 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from transduce.asr.config import ConfigError
-from transduce.asr.data.sampler import BucketingBatchSampler, BucketingConfig
 from transduce.asr.text.models import TextLM
 from transduce.asr.tokenizers import Tokenizer
-from transduce.asr.tokenizers.text_bpe import TextTokenizer
-from transduce.asr.training.config import TrainConfig, ValidationSettings, text_model_config
-from transduce.asr.training.text_task import pad_tokens
+from transduce.asr.training.config import ValidationSettings, text_model_config
+from transduce.asr.training.text_task import TextTask, pad_tokens, token_cross_entropy
 
 __all__ = ["read_lines", "LMBatch", "TextLinesDataset", "LMValidationResult", "validate_lm", "TextLMTask"]
 
@@ -149,18 +146,10 @@ def validate_lm(model: TextLM, texts: Sequence[str], max_utterances: int, lookah
     return LMValidationResult(total / max(count, 1), count, len(chosen))
 
 
-class TextLMTask:
+class TextLMTask(TextTask):
     """TextLM on lines of text; see the module docstring."""
 
-    unit, rows = "tokens", "lines"
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        self.cfg = cfg
-        self.budget = f"data.max_tokens ({cfg.data.max_tokens} tokens)"
-        tok = cfg.tokenizer
-        if tok.path is None and tok.kind != "text_bpe":
-            raise ConfigError(f"tokenizer.kind: task {cfg.task} needs a text_bpe tokenizer (with pad, unk, "
-                              f"bos and eos), got {tok.kind!r}")
+    rows = "lines"
 
     def read_data(self, path: str, log: Callable[[str], None]) -> list[str]:
         return read_lines(path, log)
@@ -169,10 +158,7 @@ class TextLMTask:
         return list(rows)
 
     def build_model(self, tokenizer: Tokenizer) -> nn.Module:
-        if not isinstance(tokenizer, TextTokenizer):
-            raise ConfigError(f"task {self.cfg.task} needs a text_bpe tokenizer, "
-                              f"got {type(tokenizer).__name__}")
-        model = TextLM(text_model_config(self.cfg, tokenizer.vocab_size))
+        model = TextLM(text_model_config(self.cfg, self._check_tokenizer(tokenizer).vocab_size))
         model.tokenizer = tokenizer
         return model
 
@@ -180,32 +166,13 @@ class TextLMTask:
                      train: bool) -> TextLinesDataset:
         return TextLinesDataset(rows, tokenizer)
 
-    def make_sampler(self, dataset: TextLinesDataset, rank: int, world_size: int) -> BucketingBatchSampler:
-        data = self.cfg.data  # lengths in tokens as "seconds": a 1000 ms "frame" is one token
-        cfg = BucketingConfig(max_frames=data.max_tokens, frame_shift_ms=1000.0,
-                              max_batch_size=data.max_batch_size, num_buckets=data.num_buckets,
-                              seed=self.cfg.seed)
-        return BucketingBatchSampler(dataset.lengths, cfg, rank, world_size)
-
-    def initialize(self, model: nn.Module, dataset: TextLinesDataset) -> None:
-        """Nothing to fit before the first step."""
-
     def loss(self, model: nn.Module, batch: LMBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         """Label-smoothed cross entropy per token (eos included, pad excluded)."""
         logits = model(batch.tokens_in, batch.lens)  # (B, U, V)
-        flat = logits.float().reshape(-1, logits.shape[-1])
-        valid = torch.arange(batch.tokens_out.shape[1], device=logits.device)[None] < batch.lens[:, None]
-        target = torch.where(valid, batch.tokens_out, torch.full_like(batch.tokens_out, -100)).reshape(-1)
-        total = F.cross_entropy(flat, target, ignore_index=-100, label_smoothing=self.cfg.label_smoothing)
-        with torch.no_grad():
-            nll = F.cross_entropy(flat, target, ignore_index=-100)
-        return total, {"nll": nll}
+        return token_cross_entropy(logits, batch.tokens_out, batch.lens, self.cfg.label_smoothing)
 
     def batch_units(self, batch: LMBatch) -> int:
         return int(batch.lens.sum())
-
-    def width(self, model: nn.Module) -> int:
-        return model.cfg.d_model
 
     def validator(self, given: Any) -> Any:
         return validate_lm

@@ -31,7 +31,7 @@ from transduce.asr.tokenizers.text_bpe import TextTokenizer
 from transduce.asr.training.config import TrainConfig, ValidationSettings, text_model_config
 
 __all__ = ["TextPair", "read_pairs", "TextBatch", "pad_tokens", "TextPairsDataset", "TextValidationResult",
-           "validate_text", "TextSeq2SeqTask"]
+           "validate_text", "token_cross_entropy", "TextTask", "TextSeq2SeqTask"]
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,23 @@ def validate_text(model: TextSeq2Seq, pairs: Sequence[TextPair], max_utterances:
                                 tuple(p.tgt for p in chosen), tuple(tok.decode(h) for h in hyps))
 
 
-class TextSeq2SeqTask:
-    """TextSeq2Seq on JSONL pairs; see the module docstring."""
+def token_cross_entropy(logits: Tensor, targets: Tensor, lens: Tensor,
+                        smoothing: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """Label-smoothed cross entropy of logits (B, U, V) against targets (B, U) over the first lens[b]
+    positions of each row (B,), and its unsmoothed value as "nll" for the log."""
+    flat = logits.float().reshape(-1, logits.shape[-1])
+    valid = torch.arange(targets.shape[1], device=logits.device)[None] < lens[:, None]
+    target = torch.where(valid, targets, torch.full_like(targets, -100)).reshape(-1)
+    total = F.cross_entropy(flat, target, ignore_index=-100, label_smoothing=smoothing)
+    with torch.no_grad():
+        nll = F.cross_entropy(flat, target, ignore_index=-100)
+    return total, {"nll": nll}
 
-    unit, rows = "tokens", "pairs"
+
+class TextTask:
+    """What the text tasks share: a text_bpe tokenizer, token-bucketed batches, d_model as the width."""
+
+    unit = "tokens"
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
@@ -182,6 +195,31 @@ class TextSeq2SeqTask:
             raise ConfigError(f"tokenizer.kind: task {cfg.task} needs a text_bpe tokenizer (with pad, unk, "
                               f"bos and eos), got {tok.kind!r}")
 
+    def _check_tokenizer(self, tokenizer: Tokenizer) -> TextTokenizer:
+        if not isinstance(tokenizer, TextTokenizer):
+            raise ConfigError(f"task {self.cfg.task} needs a text_bpe tokenizer, "
+                              f"got {type(tokenizer).__name__}")
+        return tokenizer
+
+    def make_sampler(self, dataset: Any, rank: int, world_size: int) -> BucketingBatchSampler:
+        data = self.cfg.data  # lengths in tokens as "seconds": a 1000 ms "frame" is one token
+        cfg = BucketingConfig(max_frames=data.max_tokens, frame_shift_ms=1000.0,
+                              max_batch_size=data.max_batch_size, num_buckets=data.num_buckets,
+                              seed=self.cfg.seed)
+        return BucketingBatchSampler(dataset.lengths, cfg, rank, world_size)
+
+    def initialize(self, model: nn.Module, dataset: Any) -> None:
+        """Nothing to fit before the first step."""
+
+    def width(self, model: nn.Module) -> int:
+        return model.cfg.d_model
+
+
+class TextSeq2SeqTask(TextTask):
+    """TextSeq2Seq on JSONL pairs; see the module docstring."""
+
+    rows = "pairs"
+
     def read_data(self, path: str, log: Callable[[str], None]) -> list[TextPair]:
         return read_pairs(path, log)
 
@@ -189,10 +227,7 @@ class TextSeq2SeqTask:
         return [t for p in rows for t in (p.src, p.tgt)]
 
     def build_model(self, tokenizer: Tokenizer) -> nn.Module:
-        if not isinstance(tokenizer, TextTokenizer):
-            raise ConfigError(f"task {self.cfg.task} needs a text_bpe tokenizer, "
-                              f"got {type(tokenizer).__name__}")
-        model = TextSeq2Seq(text_model_config(self.cfg, tokenizer.vocab_size))
+        model = TextSeq2Seq(text_model_config(self.cfg, self._check_tokenizer(tokenizer).vocab_size))
         model.tokenizer = tokenizer
         return model
 
@@ -200,32 +235,13 @@ class TextSeq2SeqTask:
                      train: bool) -> TextPairsDataset:
         return TextPairsDataset(rows, tokenizer)
 
-    def make_sampler(self, dataset: TextPairsDataset, rank: int, world_size: int) -> BucketingBatchSampler:
-        data = self.cfg.data  # lengths in tokens as "seconds": a 1000 ms "frame" is one token
-        cfg = BucketingConfig(max_frames=data.max_tokens, frame_shift_ms=1000.0,
-                              max_batch_size=data.max_batch_size, num_buckets=data.num_buckets,
-                              seed=self.cfg.seed)
-        return BucketingBatchSampler(dataset.lengths, cfg, rank, world_size)
-
-    def initialize(self, model: nn.Module, dataset: TextPairsDataset) -> None:
-        """Nothing to fit before the first step."""
-
     def loss(self, model: nn.Module, batch: TextBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         """Label-smoothed cross entropy per target token (eos included, pad excluded)."""
         logits = model(batch.src, batch.src_lens, batch.tgt_in, batch.tgt_lens)  # (B, U, V)
-        flat = logits.float().reshape(-1, logits.shape[-1])
-        valid = torch.arange(batch.tgt_out.shape[1], device=logits.device)[None] < batch.tgt_lens[:, None]
-        target = torch.where(valid, batch.tgt_out, torch.full_like(batch.tgt_out, -100)).reshape(-1)
-        total = F.cross_entropy(flat, target, ignore_index=-100, label_smoothing=self.cfg.label_smoothing)
-        with torch.no_grad():
-            nll = F.cross_entropy(flat, target, ignore_index=-100)
-        return total, {"nll": nll}
+        return token_cross_entropy(logits, batch.tgt_out, batch.tgt_lens, self.cfg.label_smoothing)
 
     def batch_units(self, batch: TextBatch) -> int:
         return int(batch.src_lens.sum() + batch.tgt_lens.sum())
-
-    def width(self, model: nn.Module) -> int:
-        return model.cfg.d_model
 
     def validator(self, given: Any) -> Any:
         return validate_text  # greedy decoding is in asr.text, the same layer: no validator from above

@@ -10,6 +10,7 @@ import random
 
 import pytest
 import torch
+from training_helpers import with_overrides
 from transduce.asr.config import ConfigError, from_dict
 from transduce.asr.text.models import TextLM
 from transduce.asr.training import TrainConfig, train
@@ -53,13 +54,7 @@ def _config(corpus, out, **top):
         "validation": {"every_n_steps": 30, "max_utterances": 20},
         "log_every_n_steps": 1, "seed": 0, "device": "cpu",
     }
-    for key, value in top.items():
-        node, *rest = key.split("__")
-        if rest:
-            data[node] = {**data[node], rest[0]: value}
-        else:
-            data[key] = value
-    return from_dict(TrainConfig, data, "config")
+    return from_dict(TrainConfig, with_overrides(data, **top), "config")
 
 
 def _records(out):

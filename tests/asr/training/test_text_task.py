@@ -8,6 +8,7 @@ import random
 
 import pytest
 import torch
+from training_helpers import with_overrides
 from transduce.asr.config import ConfigError, from_dict
 from transduce.asr.data.format_pairs import PairsConfig, build_pairs
 from transduce.asr.text.models import TextSeq2Seq
@@ -43,13 +44,7 @@ def _config(train_path, out, dev=None, **top):
         "validation": {"every_n_steps": 0, "max_utterances": 8},
         "log_every_n_steps": 1, "seed": 0, "device": "cpu",
     }
-    for key, value in top.items():
-        node, *rest = key.split("__")
-        if rest:
-            data[node] = {**data[node], rest[0]: value}
-        else:
-            data[key] = value
-    return from_dict(TrainConfig, data, "config")
+    return from_dict(TrainConfig, with_overrides(data, **top), "config")
 
 
 def _records(out):

@@ -75,13 +75,20 @@ def train_config(manifest: Path, out_dir: Path, dev: Path | None = None, **top: 
         "validation": {"every_n_steps": 0, "max_utterances": 20, "lookahead": 0},
         "log_every_n_steps": 1, "seed": 0, "device": "cpu",
     }
+    return with_overrides(cfg, **top)
+
+
+def with_overrides(cfg: dict[str, Any], **top: Any) -> dict[str, Any]:
+    """A deep copy of config mapping `cfg` with `top` set: "section__key=value" sets one key of a
+    section, "key=value" a whole entry."""
+    cfg = copy.deepcopy(cfg)
     for key, value in top.items():
         node, *rest = key.split("__")
         if rest:
             cfg[node] = {**cfg[node], rest[0]: value}
         else:
             cfg[key] = value
-    return copy.deepcopy(cfg)
+    return cfg
 
 
 def noisy_tone_corpus(root: Path, n: int = 4, seed: int = 0) -> Path:
