@@ -70,6 +70,19 @@ def build_model(cfg: TrainConfig, tokenizer: Tokenizer) -> ASRModel:
     return model
 
 
+def ctc_reachable(entries: Sequence[ManifestEntry], tokenizer: Tokenizer, model: ASRModel,
+                  fastest: float = 1.0) -> list[bool]:
+    """Whether a CTC alignment can exist for each entry: its tokens, plus one blank between each
+    repeated pair, fit the encoder frames of the utterance played `fastest` times faster (the largest
+    speed perturbation). Others get an infinite CTC loss and teach nothing."""
+    out = []
+    for e in entries:
+        ids = tokenizer.encode(e.text)
+        needed = len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
+        out.append(needed <= int(e.duration / fastest / model.frame_shift_s))
+    return out
+
+
 def make_dataset(entries: Sequence[ManifestEntry], tokenizer: Tokenizer, model: ASRModel, data: DataSettings,
                  seed: int, train: bool) -> SpeechDataset:
     """Features as the model expects them; augmentation (speed, noise, SpecAugment) only when `train`."""

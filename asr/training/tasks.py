@@ -6,6 +6,7 @@ averaging and export do not look inside a batch. A task says
     texts(rows)                     what the tokenizer is trained on
     build_model(tokenizer)          a fresh model, tokenizer attached
     make_dataset / make_sampler     a dataset (with collate, set_epoch) and its resumable batch sampler
+                                    (`unusable` then says which rows the model cannot learn, if any)
     initialize(model, dataset)      first start only, rank 0 (speech: feature statistics)
     loss(model, batch, step)        (the loss to minimise, scalars to log)
     batch_units(batch)              the size of a batch for metering (`unit`: frames or tokens)
@@ -25,6 +26,7 @@ from transduce.asr.config import ConfigError
 from transduce.asr.tokenizers import Tokenizer
 from transduce.asr.training.build import (
     build_model,
+    ctc_reachable,
     feature_stats,
     make_dataset,
     make_sampler,
@@ -42,6 +44,7 @@ class Task(Protocol):
     unit: str  # what batch_units counts: "frames" or "tokens"
     rows: str  # what a training row is called in messages: "utterances", "pairs"
     budget: str  # the batch budget setting, for messages: "data.max_frames (400 frames)"
+    unusable: str  # after make_dataset(train=True): a note on rows left out as unlearnable, or ""
 
     def read_data(self, path: str, log: Callable[[str], None]) -> list[Any]: ...
     def texts(self, rows: Sequence[Any]) -> list[str]: ...
@@ -66,6 +69,7 @@ class SpeechTask:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.budget = f"data.max_frames ({cfg.data.max_frames} frames)"
+        self.unusable = ""
 
     def read_data(self, path: str, log: Callable[[str], None]) -> list[Any]:
         return read_entries(path, log)
@@ -77,6 +81,17 @@ class SpeechTask:
         return build_model(self.cfg, tokenizer)
 
     def make_dataset(self, rows: Sequence[Any], tokenizer: Tokenizer, model: nn.Module, train: bool) -> Any:
+        """The dataset of `rows`; for training with a CTC head, without the utterances too fast for
+        the encoder's frame rate at the largest speed perturbation (`ctc_reachable`)."""
+        if train and model.cfg.ctc:
+            augment = self.cfg.data.augment
+            fastest = max(augment.speed_factors) if augment is not None else 1.0
+            reachable = ctc_reachable(rows, tokenizer, model, fastest)
+            dropped = len(rows) - sum(reachable)
+            if dropped:
+                rows = [r for r, ok in zip(rows, reachable) if ok]
+                self.unusable = (f"{dropped} training utterances have more tokens than encoder frames "
+                                 f"(sped up {fastest:g}x): no CTC alignment exists, so they are left out")
         return make_dataset(rows, tokenizer, model, self.cfg.data, self.cfg.seed, train=train)
 
     def make_sampler(self, dataset: Any, rank: int, world_size: int) -> Any:

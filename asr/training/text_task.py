@@ -185,7 +185,7 @@ def token_cross_entropy(logits: Tensor, targets: Tensor, lens: Tensor,
 class TextTask:
     """What the text tasks share: a text_bpe tokenizer, token-bucketed batches, d_model as the width."""
 
-    unit = "tokens"
+    unit, unusable = "tokens", ""
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg

@@ -280,6 +280,8 @@ class Trainer:
         self.log.print(f"training {n:,} parameters ({4 * n / 2**20:.1f} MiB fp32) on {self.device}, "
                        f"{self.dist.world_size} process(es), {rows}, "
                        f"from step {step} to {self.cfg.max_steps}{note}")
+        if self.task.unusable:
+            self.log.print(f"note: {self.task.unusable}")
         skipped = len(self.loader.sampler.skipped)
         if skipped:
             self.log.print(f"note: {skipped} training {self.task.rows} are longer than {self.task.budget} "
