@@ -50,14 +50,16 @@ class StreamSettings:
     lm_weight: float | None = None  # finals' n-best re-ranked with this LM weight (None: server default)
 
 
-def model_info(name: str, model: ASRModel) -> asr_pb2.ModelInfo:
-    """The ModelInfo of speech model `model` served under `name`."""
+def model_info(name: str, model: ASRModel, has_lm: bool = False) -> asr_pb2.ModelInfo:
+    """The ModelInfo of speech model `model` served under `name` (`has_lm`: with a language model, so
+    requests may set lm_weight)."""
     methods = ["greedy", "beam"]
     streams = cannot_stream(model) is None
     return asr_pb2.ModelInfo(name=name, task=TASK_SPEECH, sample_rate_hertz=model.cfg.features.sample_rate,
                              lookahead_ms=lookaheads_ms(model) if streams else [], decoding_methods=methods,
                              description=f"{type(model).__name__}, {model.cfg.transducer} head"
                                          f"{' + CTC' if model.cfg.ctc else ''}"
+                                         f"{' + language model (lm_weight)' if has_lm else ''}"
                                          f"{'' if streams else ' (cannot stream: Recognize only)'}")
 
 

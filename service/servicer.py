@@ -143,7 +143,8 @@ class RecognizerServicer:
         """The models served and their settings."""
         if isinstance(request, CorruptRequest):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-        models = [convert.model_info(name, model) for name, model in self.engine.models.items()]
+        models = [convert.model_info(name, model, name in self.text.lms)
+                  for name, model in self.engine.models.items()]
         models += [convert.text_model_info(name, r) for name, r in self.text.rewriters.items()]
         return asr_pb2.ListModelsResponse(models=models, default_model=self.engine.default,
                                           default_formatting_model=self.text.default or "")

@@ -74,6 +74,8 @@ def test_weights_per_request_and_the_server_default(demo, audio, plain, lm) -> N
 
     async def go():
         async with live_server({"demo": demo}, lms={"demo": lm}, lm_weight=10.0) as (_s, stub, _):
+            listed = await stub.ListModels(asr_pb2.ListModelsRequest())
+            assert "language model" in next(m for m in listed.models if m.name == "demo").description
             weights = ({"lm_weight": 10.0}, {}, {"lm_weight": 0.0})  # {}: the server's default, 10
             recognized = [await _recognize(stub, audio, **kw) for kw in weights]
             streamed = [await _streamed(stub, audio, lm_weight=w) for w in (10.0, 0.0)]
@@ -89,6 +91,8 @@ def test_weights_per_request_and_the_server_default(demo, audio, plain, lm) -> N
 def test_bad_weights_are_refused_while_another_stream_finishes(demo, audio, plain, lm) -> None:
     async def go():
         async with live_server({"demo": demo}) as (_s, stub, _):
+            listed = await stub.ListModels(asr_pb2.ListModelsRequest())
+            assert "language model" not in listed.models[0].description
             healthy = asyncio.ensure_future(_streamed(stub, audio))
             codes = []
             for weight in (-1.0, 11.0, float("nan"), 0.5):
