@@ -45,7 +45,7 @@ class TextModels:
         self.rewriters = {name: TextRewriter(model, max_chars=max_chars) for name, model in models.items()}
         self.default = next(iter(self.rewriters), None)
         self.lms = {name: lm.eval() for name, lm in (lms or {}).items()}
-        self.lm_weight = LMRescoringConfig(lm_weight).lm_weight
+        self.lm_weight = lm_weight  # checked by ServerConfig
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="transduce-text")
         self._lock = threading.Lock()
         self._pending: dict[str, list[_Call]] = {name: [] for name in self.rewriters}

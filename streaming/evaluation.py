@@ -31,7 +31,7 @@ import torch
 from transduce.asr.data.dataset import load_segment
 from transduce.asr.data.manifest import ManifestEntry
 from transduce.asr.decoding import to_result
-from transduce.asr.decoding.lm_rescoring import LMRescoringConfig
+from transduce.asr.decoding.lm_rescoring import LMRescoringConfig, rescore_nbest
 from transduce.asr.encoders.state import StreamingError
 from transduce.asr.metrics import ErrorReport, error_report
 from transduce.asr.models.asr_model import ASRModel
@@ -169,11 +169,10 @@ def offline_texts(model: ASRModel, audio: Sequence[np.ndarray], cfg: SessionConf
     Recognizer.transcribe runs, with the decoder a stream of `cfg` uses (n-best re-ranked by
     `rescorer` when given)."""
     hyps = decode_batch(model, decoder_for(model, cfg), audio, cfg.lookahead)
-    if rescorer is None:
-        return [to_result(nbest[0], model.tokenizer, model.frame_shift_s).text for nbest in hyps]
-    texts = [[to_result(h, model.tokenizer, model.frame_shift_s).text for h in nbest] for nbest in hyps]
-    scores = [rescorer.fused([h.score for h in nbest], t) for nbest, t in zip(hyps, texts)]
-    return [t[max(range(len(t)), key=lambda i: s[i])] for t, s in zip(texts, scores)]
+    if rescorer is not None:
+        texts = [[model.tokenizer.decode(h.tokens).strip() for h in nbest] for nbest in hyps]
+        hyps = rescore_nbest(hyps, texts, rescorer.lm, rescorer.cfg)
+    return [to_result(nbest[0], model.tokenizer, model.frame_shift_s).text for nbest in hyps]
 
 
 def _batches(audio: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:

@@ -14,7 +14,6 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -49,7 +48,7 @@ def load_lm(spec: LMSpec, model: str | os.PathLike | None = None,
             raise SessionConfigError(f"model {os.fspath(model)!r} has no bundled language model ({path})")
     else:
         path = spec
-    lm = load_model(Path(path) if not isinstance(path, str) else path, device=device)
+    lm = load_model(os.fspath(path), device=device)
     if not isinstance(lm, TextLM):
         raise SessionConfigError(f"{os.fspath(path)} is a {type(lm).__name__}, not a TextLM language model")
     return lm.eval()
@@ -61,10 +60,6 @@ class LMRescorer:
 
     lm: TextLM
     cfg: LMRescoringConfig = LMRescoringConfig()
-
-    def fused(self, am_scores: Sequence[float], texts: Sequence[str]) -> list[float]:
-        """The fused score of each (decoder score, text)."""
-        return fused_scores(am_scores, texts, self.lm, self.cfg)
 
     def results(self, results: Sequence[StreamResult]) -> list[StreamResult]:
         """`results` with every final re-ranked (partials as they are)."""

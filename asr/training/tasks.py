@@ -83,6 +83,7 @@ class SpeechTask:
     def make_dataset(self, rows: Sequence[Any], tokenizer: Tokenizer, model: nn.Module, train: bool) -> Any:
         """The dataset of `rows`; for training with a CTC head, without the utterances too fast for
         the encoder's frame rate at the largest speed perturbation (`ctc_reachable`)."""
+        self.unusable = ""
         if train and model.cfg.ctc:
             augment = self.cfg.data.augment
             fastest = max(augment.speed_factors) if augment is not None else 1.0
