@@ -69,6 +69,8 @@ def _run(model, pcm: bytes, log: io.StringIO):
             for r in [streaming_config()] + cancelled:
                 await call.write(r)
             await call.read()
+            sent_s = (len(pcm) + sum(len(r.audio_content) for r in cancelled)) / 2 / 16000
+            await until(lambda: server.metrics.audio_s.value() >= sent_s - 1e-9)  # all 8 read: then cancel
             call.cancel()
             await until(lambda: server.engine.active_streams == 0 and server.slots.active == 0)
             await until(lambda: server.metrics.streams.value() == 4 and len(log.getvalue().splitlines()) == 4)
